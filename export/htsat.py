@@ -1,0 +1,287 @@
+"""HTS-AT audio encoder with CLAP's Feature Fusion Mechanism, weight-compatible with LAION-CLAP.
+
+Our own implementation of the audio branch of LAION-CLAP (Chen et al. 2022, HTS-AT; Wu et al. 2023,
+CLAP with AFF fusion) for inference and ONNX export:
+
+* the log-mel front-end lives outside the network (:mod:`rtloop.frontend`), so the module takes
+  ``mel`` of shape (B, C, 1001, 64) with C = 4 (fusion) or 1, plus ``longer`` (B,) bool;
+* batch size is never turned into a Python int, so an exported graph is right at every batch size;
+* the fused path is chosen per item with ``torch.where`` instead of CLAP's data-dependent indexing,
+  so export traces one graph and an item's embedding never depends on the rest of its batch;
+* the AudioSet classifier head (``tscam_conv``, ``head``) is not built: CLAP does not use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class HTSATConfig:
+    """Shape of an HTS-AT encoder; ``tiny`` and ``base`` are the LAION-CLAP audio models."""
+
+    name: str = "HTSAT-tiny"
+    embed_dim: int = 96
+    depths: tuple[int, ...] = (2, 2, 6, 2)
+    num_heads: tuple[int, ...] = (4, 8, 16, 32)
+    fusion: bool = True
+    spec_size: int = 256
+    patch_size: int = 4
+    window_size: int = 8
+    mlp_ratio: float = 4.0
+    mel_bins: int = 64
+    joint_dim: int = 512
+
+    @property
+    def latent_dim(self) -> int:
+        """Width of the pooled HTS-AT latent (768 for tiny, 1024 for base)."""
+        return self.embed_dim * 2 ** (len(self.depths) - 1)
+
+    @property
+    def freq_ratio(self) -> int:
+        return self.spec_size // self.mel_bins
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HTSATConfig:
+        return cls(**{**data, "depths": tuple(data["depths"]), "num_heads": tuple(data["num_heads"])})
+
+
+AMODELS: dict[str, dict[str, Any]] = {
+    "HTSAT-tiny": {"embed_dim": 96, "depths": (2, 2, 6, 2), "num_heads": (4, 8, 16, 32)},
+    "HTSAT-base": {"embed_dim": 128, "depths": (2, 2, 12, 2), "num_heads": (4, 8, 16, 32)},
+}
+
+
+def htsat_config(amodel: str, fusion: bool) -> HTSATConfig:
+    """Config of a named LAION-CLAP audio model (``HTSAT-tiny`` or ``HTSAT-base``)."""
+    if amodel not in AMODELS:
+        raise ValueError(f"unknown audio model {amodel!r}; choose one of {', '.join(AMODELS)}")
+    return HTSATConfig(name=amodel, fusion=fusion, **AMODELS[amodel])
+
+
+def window_partition(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, H, W, C) -> (B * nW, size * size, C) non-overlapping windows."""
+    _, h, w, c = x.shape
+    x = x.reshape(-1, h // size, size, w // size, size, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, size * size, c)
+
+
+def window_reverse(windows: torch.Tensor, size: int, h: int, w: int) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: (B * nW, size * size, C) -> (B, H, W, C)."""
+    c = windows.shape[-1]
+    x = windows.reshape(-1, h // size, w // size, size, size, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, h, w, c)
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside a window, with a learned relative position bias."""
+
+    def __init__(self, dim: int, window: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+        self.register_buffer("relative_position_index", rel[..., 0] * (2 * window - 1) + rel[..., 1])
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        n, c = x.shape[1], x.shape[2]
+        qkv = self.qkv(x).reshape(-1, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
+        attn = q @ k.transpose(-2, -1)
+        bias = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
+        attn = attn + bias.reshape(n, n, -1).permute(2, 0, 1)[None]
+        if mask is not None:
+            windows = mask.shape[0]
+            attn = attn.reshape(-1, windows, self.num_heads, n, n) + mask[None, :, None]
+            attn = attn.reshape(-1, self.num_heads, n, n)
+        x = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(-1, n, c)
+        return self.proj(x)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+def _shift_mask(resolution: int, window: int, shift: int) -> torch.Tensor:
+    """Attention mask that keeps shifted windows from attending across the wrapped border."""
+    region = torch.zeros(1, resolution, resolution, 1)
+    bands = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    for label, (hs, ws) in enumerate((hs, ws) for hs in bands for ws in bands):
+        region[:, hs, ws, :] = label
+    ids = window_partition(region, window).squeeze(-1)
+    different = ids[:, None, :] != ids[:, :, None]
+    return torch.zeros(different.shape).masked_fill(different, -100.0)
+
+
+class SwinBlock(nn.Module):
+    """Swin transformer block: (shifted) window attention and an MLP, both pre-norm residual."""
+
+    def __init__(self, dim: int, resolution: int, num_heads: int, window: int, shift: int, mlp_ratio: float):
+        super().__init__()
+        if resolution <= window:
+            window, shift = resolution, 0
+        self.resolution, self.window, self.shift = resolution, window, shift
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, window, num_heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.register_buffer("attn_mask", _shift_mask(resolution, window, shift) if shift else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        res, win, shift = self.resolution, self.window, self.shift
+        h = self.norm1(x).reshape(-1, res, res, x.shape[-1])
+        if shift:
+            h = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2))
+        h = window_reverse(self.attn(window_partition(h, win), self.attn_mask), win, res, res)
+        if shift:
+            h = torch.roll(h, shifts=(shift, shift), dims=(1, 2))
+        x = x + h.reshape(x.shape)
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchMerging(nn.Module):
+    """Halve the resolution and double the width: concatenate 2x2 neighbours, normalise, project."""
+
+    def __init__(self, resolution: int, dim: int) -> None:
+        super().__init__()
+        self.resolution = resolution
+        self.norm = nn.LayerNorm(4 * dim)
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[-1]
+        x = x.reshape(-1, self.resolution, self.resolution, c)
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
+        return self.reduction(self.norm(x.reshape(-1, (self.resolution // 2) ** 2, 4 * c)))
+
+
+class SwinStage(nn.Module):
+    def __init__(self, dim: int, resolution: int, depth: int, num_heads: int, cfg: HTSATConfig, merge: bool):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            SwinBlock(dim, resolution, num_heads, cfg.window_size, 0 if i % 2 == 0 else cfg.window_size // 2, cfg.mlp_ratio)
+            for i in range(depth)
+        )
+        self.downsample = PatchMerging(resolution, dim) if merge else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.downsample(x) if self.downsample is not None else x
+
+
+class AFF(nn.Module):
+    """Attentional feature fusion (Dai et al. 2021) of two 2-D feature maps, CLAP's ``aff_2d``."""
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        inner = channels // reduction
+
+        def branch(*head: nn.Module) -> nn.Sequential:
+            return nn.Sequential(
+                *head,
+                nn.Conv2d(channels, inner, 1),
+                nn.BatchNorm2d(inner),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(inner, channels, 1),
+                nn.BatchNorm2d(channels),
+            )
+
+        self.local_att = branch()
+        self.global_att = branch(nn.AdaptiveAvgPool2d(1))
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        both = x + residual
+        weight = torch.sigmoid(self.local_att(both) + self.global_att(both))
+        return 2 * x * weight + 2 * residual * (1 - weight)
+
+
+class PatchEmbed(nn.Module):
+    """Patch projection of the global mel image, fused with the three local chunks where ``longer``."""
+
+    def __init__(self, cfg: HTSATConfig) -> None:
+        super().__init__()
+        p = cfg.patch_size
+        self.proj = nn.Conv2d(1, cfg.embed_dim, kernel_size=p, stride=p)
+        self.norm = nn.LayerNorm(cfg.embed_dim)
+        self.fusion = cfg.fusion
+        if cfg.fusion:
+            self.mel_conv2d = nn.Conv2d(1, cfg.embed_dim, kernel_size=(p, 3 * p), stride=(p, 3 * p))
+            self.fusion_model = AFF(cfg.embed_dim)
+
+    def forward(self, x: torch.Tensor, longer: torch.Tensor) -> torch.Tensor:
+        global_x = self.proj(x[:, :1])
+        if self.fusion:
+            _, chunks, h, w = x[:, 1:].shape
+            local = self.mel_conv2d(x[:, 1:].reshape(-1, 1, h, w))
+            dim, th, tw = local.shape[1:]
+            local = local.reshape(-1, chunks, dim, th, tw).permute(0, 2, 3, 1, 4).reshape(-1, dim, th, chunks * tw)
+            width = global_x.shape[-1]
+            local = F.pad(local, (0, max(0, width - local.shape[-1])))[..., :width]
+            fused = self.fusion_model(global_x, local)
+            global_x = torch.where(longer[:, None, None, None], fused, global_x)
+        return self.norm(global_x.flatten(2).transpose(1, 2))
+
+
+class HTSATEncoder(nn.Module):
+    """HTS-AT + CLAP audio projection: log-mel -> (pooled latent, L2-normalised 512-d embedding).
+
+    State-dict keys are those of LAION-CLAP's ``audio_branch.*`` (without the front-end and AudioSet
+    head) and ``audio_projection.*``; see :func:`export.clap_checkpoint.load_encoder_weights`.
+    """
+
+    def __init__(self, cfg: HTSATConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.bn0 = nn.BatchNorm2d(cfg.mel_bins)
+        self.patch_embed = PatchEmbed(cfg)
+        grid = cfg.spec_size // cfg.patch_size
+        self.layers = nn.ModuleList(
+            SwinStage(cfg.embed_dim * 2**i, grid // 2**i, depth, heads, cfg, merge=i < len(cfg.depths) - 1)
+            for i, (depth, heads) in enumerate(zip(cfg.depths, cfg.num_heads, strict=True))
+        )
+        self.norm = nn.LayerNorm(cfg.latent_dim)
+        self.audio_projection = nn.Sequential(
+            nn.Linear(cfg.latent_dim, cfg.joint_dim), nn.ReLU(), nn.Linear(cfg.joint_dim, cfg.joint_dim)
+        )
+
+    def _to_image(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, F) mel -> (B, C, 256, 256): stretch time to 1024 frames, fold it into 4 rows."""
+        cfg = self.cfg
+        target_t = cfg.spec_size * cfg.freq_ratio
+        if x.shape[2] < target_t:
+            x = F.interpolate(x, (target_t, x.shape[3]), mode="bicubic", align_corners=True)
+        c, f = x.shape[1], x.shape[3]
+        x = x.transpose(2, 3).reshape(-1, c, f, cfg.freq_ratio, target_t // cfg.freq_ratio)
+        return x.permute(0, 1, 3, 2, 4).reshape(-1, c, f * cfg.freq_ratio, target_t // cfg.freq_ratio)
+
+    def latent(self, mel: torch.Tensor, longer: torch.Tensor) -> torch.Tensor:
+        """Pooled HTS-AT latent (CLAP's ``embedding`` output of the audio branch), (B, latent_dim)."""
+        x = self.bn0(mel.transpose(1, 3)).transpose(1, 3)
+        x = self.patch_embed(self._to_image(x), longer)
+        for stage in self.layers:
+            x = stage(x)
+        return self.norm(x).mean(dim=1)
+
+    def forward(self, mel: torch.Tensor, longer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        latent = self.latent(mel, longer)
+        return latent, F.normalize(self.audio_projection(latent), dim=-1)

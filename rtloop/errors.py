@@ -1,0 +1,21 @@
+"""rtloop's error hierarchy: every error is an RtloopError and also the builtin it resembles."""
+
+
+class RtloopError(Exception):
+    """Base class of every error rtloop raises on purpose."""
+
+
+class AudioError(RtloopError, ValueError):
+    """Audio that cannot be used: unreadable, empty, silent, non-finite or too short."""
+
+
+class BundleError(RtloopError, ValueError):
+    """A model bundle that is missing, tampered with, truncated or made by a newer rtloop."""
+
+
+class CheckpointError(RtloopError, ValueError):
+    """A CLAP checkpoint that is missing, unreadable or does not fit the requested encoder."""
+
+
+class DeviceError(RtloopError, OSError):
+    """An audio or MIDI device that cannot be found or opened."""

@@ -1,0 +1,196 @@
+"""Audio front-end shared by training and the live path: waveform -> CLAP-style log-mel encoder input.
+
+Pure numpy, so the live daemon needs no torch. Two flavours match LAION-CLAP exactly:
+
+* ``mel_scale="htk"`` (fusion models): torchaudio ``MelSpectrogram`` (HTK mel, ``norm=None``) + ``AmplitudeToDB``.
+* ``mel_scale="slaney"`` (non-fusion models): the torchlibrosa front-end inside HTS-AT (librosa's
+  Slaney-normalised mel), which our encoder takes from outside the network instead.
+
+Loops up to 10 s are repeat-padded (CLAP's ``repeatpad``). Longer loops become the fused input
+(global mel resized to 1001 frames + three 10 s chunks, one from each third) for fusion models, or
+their first 10 s for non-fusion models. CLAP picks chunks and crops at random; we always take the
+middle of each third and the start of the loop, so the same audio always gives the same input.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from rtloop.errors import AudioError
+
+
+@dataclass(frozen=True)
+class FrontEndConfig:
+    """Parameters of the log-mel front-end; recorded verbatim in the bundle manifest."""
+
+    sample_rate: int = 48000
+    clip_samples: int = 480000
+    n_fft: int = 1024
+    hop: int = 480
+    n_mels: int = 64
+    fmin: float = 50.0
+    fmax: float = 14000.0
+    mel_scale: str = "htk"
+    amin: float = 1e-10
+    fusion: bool = True
+
+    @property
+    def chunk_frames(self) -> int:
+        """Frames in one 10 s mel (1001 for CLAP's defaults)."""
+        return self.clip_samples // self.hop + 1
+
+    @property
+    def channels(self) -> int:
+        """Encoder input channels: global + three local chunks with fusion, else one."""
+        return 4 if self.fusion else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FrontEndConfig:
+        return cls(**data)
+
+
+def _hz_to_mel(freq: np.ndarray, scale: str) -> np.ndarray:
+    if scale == "htk":
+        return 2595.0 * np.log10(1.0 + freq / 700.0)
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+    linear = freq / f_sp
+    log = min_log_mel + np.log(np.maximum(freq, min_log_hz) / min_log_hz) / logstep
+    return np.where(freq >= min_log_hz, log, linear)
+
+
+def _mel_to_hz(mel: np.ndarray, scale: str) -> np.ndarray:
+    if scale == "htk":
+        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+    linear = f_sp * mel
+    log = min_log_hz * np.exp(logstep * (mel - min_log_mel))
+    return np.where(mel >= min_log_mel, log, linear)
+
+
+@functools.lru_cache(maxsize=8)
+def mel_filterbank(cfg: FrontEndConfig) -> np.ndarray:
+    """Triangular mel filters, shape (n_fft // 2 + 1, n_mels), float64."""
+    if cfg.mel_scale not in ("htk", "slaney"):
+        raise ValueError(f"mel_scale must be 'htk' or 'slaney', not {cfg.mel_scale!r}")
+    freqs = np.linspace(0.0, cfg.sample_rate / 2, cfg.n_fft // 2 + 1)
+    edges_mel = np.linspace(
+        _hz_to_mel(np.array(cfg.fmin), cfg.mel_scale), _hz_to_mel(np.array(cfg.fmax), cfg.mel_scale), cfg.n_mels + 2
+    )
+    edges = _mel_to_hz(edges_mel, cfg.mel_scale)
+    widths = np.diff(edges)
+    rising = (freqs[:, None] - edges[None, :-2]) / widths[None, :-1]
+    falling = (edges[None, 2:] - freqs[:, None]) / widths[None, 1:]
+    filters = np.maximum(0.0, np.minimum(rising, falling))
+    if cfg.mel_scale == "slaney":
+        filters *= 2.0 / (edges[2:] - edges[:-2])[None, :]
+    filters.setflags(write=False)
+    return filters
+
+
+@functools.lru_cache(maxsize=4)
+def _hann(n: int) -> np.ndarray:
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)  # periodic, as torch.hann_window
+    window.setflags(write=False)
+    return window
+
+
+def log_mel(wave: np.ndarray, cfg: FrontEndConfig) -> np.ndarray:
+    """Power log-mel spectrogram in dB, shape (1 + len(wave) // hop, n_mels), float32.
+
+    Centred frames with reflect padding and a periodic Hann window, as torch.stft / torchlibrosa.
+    """
+    pad = cfg.n_fft // 2
+    if len(wave) <= pad:
+        raise AudioError(f"{len(wave)} samples is too short for the {cfg.n_fft}-point front-end")
+    padded = np.pad(wave.astype(np.float64), pad, mode="reflect")
+    n_frames = 1 + len(wave) // cfg.hop
+    frames = np.lib.stride_tricks.sliding_window_view(padded, cfg.n_fft)[:: cfg.hop][:n_frames]
+    spectrum = np.fft.rfft(frames * _hann(cfg.n_fft), axis=-1)
+    power = spectrum.real**2 + spectrum.imag**2
+    mel = power @ mel_filterbank(cfg)
+    return (10.0 * np.log10(np.maximum(mel, cfg.amin))).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def antialiased_resize_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) float32 matrix of antialiased bilinear resampling (torchvision ``Resize``)."""
+    # float32 arithmetic on purpose: it reproduces torch's kernel weights to the last bit or two.
+    f32 = np.float32
+    scale = f32(n_in) / f32(n_out)
+    support = scale if scale >= 1.0 else f32(1.0)
+    inv = f32(1.0) / scale if scale >= 1.0 else f32(1.0)
+    matrix = np.zeros((n_out, n_in), dtype=np.float32)
+    for i in range(n_out):
+        center = scale * f32(i + 0.5)
+        lo = max(int(center - support + f32(0.5)), 0)
+        hi = min(int(center + support + f32(0.5)), n_in)
+        taps = np.arange(lo, hi, dtype=np.float32)
+        weights = np.maximum(f32(0.0), f32(1.0) - np.abs((taps - center + f32(0.5)) * inv))
+        matrix[i, lo:hi] = weights / weights.sum()
+    matrix.setflags(write=False)
+    return matrix
+
+
+def repeat_pad(wave: np.ndarray, length: int) -> np.ndarray:
+    """Repeat ``wave`` whole as often as it fits in ``length``, then zero-pad (CLAP's repeatpad)."""
+    repeats = length // len(wave)
+    out = np.zeros(length, dtype=np.float32)
+    out[: repeats * len(wave)] = np.tile(wave, repeats)
+    return out
+
+
+def chunk_starts(total_frames: int, chunk_frames: int) -> tuple[int, int, int]:
+    """Deterministic start frames of the three local chunks: the middle of each third."""
+    candidates = np.array_split(np.arange(total_frames - chunk_frames + 1), 3)
+    return tuple(int(c[len(c) // 2]) if len(c) else 0 for c in candidates)  # type: ignore[return-value]
+
+
+def encoder_input(wave: np.ndarray, cfg: FrontEndConfig) -> tuple[np.ndarray, bool]:
+    """Turn one mono waveform at ``cfg.sample_rate`` into the encoder's input.
+
+    Args:
+        wave: mono float audio, finite, at least ``n_fft // 2 + 1`` samples.
+        cfg: front-end parameters.
+
+    Returns:
+        ``(mel, longer)``: mel of shape (channels, chunk_frames, n_mels) float32, and whether the fused
+        (longer than 10 s) path applies.
+
+    Raises:
+        AudioError: empty, too short or non-finite audio.
+    """
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1 or wave.size == 0:
+        raise AudioError("expected a non-empty mono waveform")
+    if not np.all(np.isfinite(wave)):
+        raise AudioError("audio contains NaN or Inf samples")
+    if len(wave) <= cfg.clip_samples:
+        if len(wave) < cfg.clip_samples:
+            wave = repeat_pad(wave, cfg.clip_samples)
+        mel = log_mel(wave, cfg)
+        return np.repeat(mel[None], cfg.channels, axis=0), False
+    if not cfg.fusion:
+        return log_mel(wave[: cfg.clip_samples], cfg)[None], False
+    mel = log_mel(wave, cfg)
+    chunk = cfg.chunk_frames
+    if len(mel) == chunk:  # longer than 10 s by less than one hop: CLAP treats it as not longer
+        return np.repeat(mel[None], 4, axis=0), False
+    starts = chunk_starts(len(mel), chunk)
+    global_mel = (antialiased_resize_matrix(len(mel), chunk) @ mel).astype(np.float32)
+    chunks = [mel[s : s + chunk] for s in starts]
+    return np.stack([global_mel, *chunks]), True
+
+
+def batch_inputs(waves: list[np.ndarray], cfg: FrontEndConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Encoder inputs for several waveforms: mel (B, C, T, M) float32 and longer (B,) bool."""
+    pairs = [encoder_input(w, cfg) for w in waves]
+    return np.stack([p[0] for p in pairs]), np.array([p[1] for p in pairs], dtype=bool)
