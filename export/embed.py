@@ -1,0 +1,123 @@
+"""Batched embedding extraction with PyTorch, cached on disk by file content and encoder fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from export.htsat import HTSATEncoder
+from rtloop.audio_io import iter_loops
+from rtloop.errors import AudioError
+from rtloop.frontend import FrontEndConfig, batch_inputs
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/rtloop`` (``~/.cache/rtloop``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rtloop"
+
+
+def torch_embed(model: HTSATEncoder, waves: list[np.ndarray], cfg: FrontEndConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(latent, embedding) of waveforms with the PyTorch encoder."""
+    mel, longer = batch_inputs(waves, cfg)
+    with torch.no_grad():
+        latent, embedding = model(torch.from_numpy(mel), torch.from_numpy(longer))
+    return latent.numpy(), embedding.numpy()
+
+
+@dataclass
+class EmbeddedSet:
+    """Embeddings of the usable files of a folder, and the files skipped with their reasons."""
+
+    paths: list[Path] = field(default_factory=list)
+    latents: list[np.ndarray] = field(default_factory=list)
+    embeddings: list[np.ndarray] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    cached: int = 0
+
+    def features(self, kind: str) -> np.ndarray:
+        """Stacked ``latent`` or ``embedding`` features, (n, dim) float32."""
+        rows = self.latents if kind == "latent" else self.embeddings
+        return np.stack(rows).astype(np.float32)
+
+
+class Embedder:
+    """Embeds audio files with one encoder; results are cached under ``cache_dir/<fingerprint>/``.
+
+    Args:
+        model: eval-mode encoder.
+        frontend: the front-end that feeds it.
+        fingerprint: names the encoder's weights (see :func:`export.clap_checkpoint.fingerprint`).
+        cache_dir: root of the cache, or None for no cache.
+        batch_size: loops per forward pass.
+    """
+
+    def __init__(
+        self, model: HTSATEncoder, frontend: FrontEndConfig, fingerprint: str, cache_dir: Path | None, batch_size: int = 8
+    ) -> None:
+        self.model = model
+        self.frontend = frontend
+        self.batch_size = batch_size
+        key = hashlib.sha256((fingerprint + repr(sorted(frontend.to_dict().items()))).encode()).hexdigest()[:32]
+        self.cache = cache_dir / "embeddings" / key if cache_dir is not None else None
+
+    def _cache_file(self, path: Path) -> Path | None:
+        if self.cache is None:
+            return None
+        return self.cache / (hashlib.sha256(path.read_bytes()).hexdigest() + ".npz")
+
+    def embed_files(self, paths: list[Path]) -> EmbeddedSet:
+        """Embed every readable file; unreadable ones are reported on stdout and listed as skipped."""
+        result = EmbeddedSet()
+        pending: list[tuple[Path, np.ndarray, Path | None]] = []
+        bar = tqdm(total=len(paths), desc="embedding", unit="loop", disable=None)
+
+        def flush() -> None:
+            latent, embedding = torch_embed(self.model, [w for _, w, _ in pending], self.frontend)
+            for (path, wave, cache_file), lat, emb in zip(pending, latent, embedding, strict=True):
+                if cache_file is not None:
+                    cache_file.parent.mkdir(parents=True, exist_ok=True)
+                    np.savez(cache_file, latent=lat, embedding=emb, seconds=len(wave) / self.frontend.sample_rate)
+                self._add(result, path, lat, emb, len(wave) / self.frontend.sample_rate)
+            bar.update(len(pending))
+            pending.clear()
+
+        for path, wave in iter_loops(paths, self.frontend.sample_rate):
+            if isinstance(wave, AudioError):
+                tqdm.write(f"skipped {path}: {wave}")
+                result.skipped.append((path, str(wave)))
+                bar.update(1)
+                continue
+            cache_file = self._cache_file(path)
+            if cache_file is not None and cache_file.is_file():
+                with np.load(cache_file, allow_pickle=False) as hit:
+                    self._add(result, path, hit["latent"], hit["embedding"], float(hit["seconds"]))
+                result.cached += 1
+                bar.update(1)
+                continue
+            pending.append((path, wave, cache_file))
+            if len(pending) == self.batch_size:
+                flush()
+        if pending:
+            flush()
+        bar.close()
+        # cache hits arrive before the batches they overtook: restore the input order
+        rank = {p: i for i, p in enumerate(paths)}
+        order = sorted(range(len(result.paths)), key=lambda i: rank[result.paths[i]])
+        for name in ("paths", "latents", "embeddings", "durations"):
+            column = getattr(result, name)
+            setattr(result, name, [column[i] for i in order])
+        return result
+
+    @staticmethod
+    def _add(result: EmbeddedSet, path: Path, latent: np.ndarray, embedding: np.ndarray, seconds: float) -> None:
+        result.paths.append(path)
+        result.latents.append(latent)
+        result.embeddings.append(embedding)
+        result.durations.append(seconds)

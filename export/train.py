@@ -1,0 +1,179 @@
+"""``rtloop train``: loop folder -> embeddings -> detector -> calibration -> verified ONNX bundle."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime
+import torch
+
+from export.clap_checkpoint import build_encoder, default_checkpoint, fingerprint
+from export.detectors import Detector, make_detector
+from export.download import fetch_checkpoint
+from export.embed import Embedder, EmbeddedSet, torch_embed
+from export.htsat import HTSATEncoder, htsat_config
+from export.onnx_export import check_parity, export_encoder
+from rtloop.audio_io import find_audio_files, load_audio
+from rtloop.bundle import DETECTOR_FILE, ENCODER_FILE, Bundle, load_bundle, selftest_waves, write_manifest
+from rtloop.calibration import fit_calibration
+from rtloop.errors import AudioError, CheckpointError
+from rtloop.frontend import FrontEndConfig
+from rtloop.scorer import Scorer
+
+MIN_LOOPS = 4
+PARITY_LOOPS = 3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``rtloop train`` takes from its command line."""
+
+    loops: Path
+    output: Path
+    amodel: str = "HTSAT-tiny"
+    fusion: bool = True
+    detector: str = "svdd-residual"
+    features: str = "latent"
+    checkpoint: Path | None = None
+    random_encoder: bool = False
+    trust_checkpoint: bool = False
+    seed: int = 0
+    val_fraction: float = 0.2
+    quantile: float = 0.95
+    bars_hint: int | None = None
+    cache_dir: Path | None = None
+    download_url: str | None = None
+
+
+def frontend_for(fusion: bool) -> FrontEndConfig:
+    """CLAP's front-end: torchaudio HTK mel for fusion models, torchlibrosa's Slaney mel otherwise."""
+    return FrontEndConfig(mel_scale="htk" if fusion else "slaney", fusion=fusion)
+
+
+def _resolve_checkpoint(cfg: TrainConfig) -> Path | None:
+    if cfg.random_encoder:
+        print(
+            "WARNING: --random-encoder: the encoder is RANDOMLY INITIALISED, not pretrained CLAP. It catches\n"
+            "WARNING: gross deviations (another instrument, noise) and misses subtle ones (wrong notes, rhythm).",
+            file=sys.stderr,
+        )
+        return None
+    if cfg.checkpoint is not None:
+        return cfg.checkpoint
+    if cfg.cache_dir is None:
+        raise CheckpointError("no checkpoint given and no cache directory to download one into")
+    name = default_checkpoint(cfg.amodel, cfg.fusion)
+    kwargs = {"base_url": cfg.download_url} if cfg.download_url else {}
+    return fetch_checkpoint(name, cfg.cache_dir, **kwargs)
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, round(n * fraction))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=np.float64)
+    return {"min": float(arr.min()), "median": float(np.median(arr)), "max": float(arr.max())}
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train and export a bundle to ``cfg.output``; returns its manifest.
+
+    Raises:
+        AudioError: fewer than 4 usable loops.
+        CheckpointError: no usable checkpoint (and no ``--random-encoder``).
+        ParityError: ONNX Runtime disagrees with PyTorch on the exported graphs.
+    """
+    started = time.monotonic()
+    paths = find_audio_files(cfg.loops)
+    checkpoint = _resolve_checkpoint(cfg)
+    encoder_cfg = htsat_config(cfg.amodel, cfg.fusion)
+    frontend = frontend_for(cfg.fusion)
+    model = build_encoder(encoder_cfg, checkpoint, cfg.seed, cfg.trust_checkpoint)
+    encoder_fp = fingerprint(model)
+    loops = Embedder(model, frontend, encoder_fp, cfg.cache_dir).embed_files(paths)
+    print(f"{len(paths)} files: {len(loops.paths)} used ({loops.cached} from cache), {len(loops.skipped)} skipped")
+    if len(loops.paths) < MIN_LOOPS:
+        raise AudioError(f"{cfg.loops}: {len(loops.paths)} usable loops; at least {MIN_LOOPS} are needed")
+
+    X = loops.features(cfg.features)
+    fit_idx, val_idx = _split(len(X), cfg.val_fraction, cfg.seed)
+    detector = make_detector(cfg.detector, cfg.seed).fit(X[fit_idx], X[val_idx])
+    val_scores = detector.decision_function(X[val_idx])
+    calibration = fit_calibration(val_scores, cfg.quantile)
+
+    cfg.output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".rtloop-", dir=cfg.output.parent))
+    try:
+        export_encoder(model, staging / ENCODER_FILE, frontend.channels, frontend.chunk_frames)
+        detector.to_onnx(staging / DETECTOR_FILE)
+        parity, selftest_scores = _parity(model, detector, loops, staging, frontend, cfg.features)
+        write_manifest(staging, {
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "frontend": frontend.to_dict(),
+            "encoder": {
+                "config": encoder_cfg.to_dict(),
+                "pretrained": checkpoint is not None,
+                "checkpoint": None if checkpoint is None else {"name": checkpoint.name},
+                "fingerprint": encoder_fp,
+                "seed": cfg.seed,
+            },
+            "features": cfg.features,
+            "detector": detector.manifest(),
+            "calibration": calibration.to_dict(),
+            "bars_hint": cfg.bars_hint,
+            "training": {
+                "n_files": len(paths),
+                "n_fit": len(fit_idx),
+                "n_val": len(val_idx),
+                "skipped": [{"file": str(p), "reason": r} for p, r in loops.skipped],
+                "seconds": _summary(loops.durations),
+                "val_scores": _summary(list(val_scores)),
+                "train_seconds": round(time.monotonic() - started, 1),
+            },
+            "parity": parity,
+            "selftest": {"scores": selftest_scores},
+            "versions": {
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "onnx": onnx.__version__,
+                "onnxruntime": onnxruntime.__version__,
+                "numpy": np.__version__,
+            },
+        })
+        Scorer(load_bundle(staging)).self_test()
+        if cfg.output.exists():
+            shutil.rmtree(cfg.output)
+        staging.rename(cfg.output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return load_bundle(cfg.output).manifest
+
+
+def _parity(
+    model: HTSATEncoder, detector: Detector, loops: EmbeddedSet, staging: Path, frontend: FrontEndConfig, features: str
+) -> tuple[dict[str, float], list[float]]:
+    """Run real loops and the self-test signals through PyTorch and ONNX Runtime; raise on disagreement."""
+    waves = [load_audio(p, frontend.sample_rate) for p in loops.paths[:PARITY_LOOPS]] + selftest_waves(
+        frontend.sample_rate
+    )
+    t_latent, t_embedding = torch_embed(model, waves, frontend)
+    t_scores = detector.decision_function(t_latent if features == "latent" else t_embedding)
+    probe = Bundle(staging, {}, frontend, fit_calibration(t_scores), features)
+    scorer = Scorer(probe, providers=["CPUExecutionProvider"])
+    o_latent, o_embedding = scorer.embed(waves)
+    o_scores = scorer.score_features(o_latent if features == "latent" else o_embedding)
+    report = check_parity(t_latent, t_embedding, t_scores, o_latent, o_embedding, o_scores)
+    report["loops"] = float(len(waves))
+    return report, [float(s) for s in t_scores[-2:]]
