@@ -106,6 +106,16 @@ class _SVDDScore(nn.Module):
         return ((z - self.c) ** 2).sum(dim=1)
 
 
+def center_with_eps(c: torch.Tensor, eps: float) -> torch.Tensor:
+    """Ruff's fix: coordinates with |c_i| < eps become -eps (if negative) or +eps (zeros too: a zero
+    unit of the center is matched trivially by zero weights)."""
+    c = c.clone()
+    small = c.abs() < eps
+    c[small & (c < 0)] = -eps
+    c[small & (c >= 0)] = eps
+    return c
+
+
 def _batches(n: int, size: int, generator: torch.Generator) -> list[torch.Tensor]:
     order = torch.randperm(n, generator=generator)
     batches = list(order.split(size))
@@ -205,10 +215,7 @@ class DeepSVDD:
         )
         encoder = ae.encoder
         with torch.no_grad():
-            c = encoder(x)[0].mean(dim=0)
-        small = c.abs() < self.eps
-        c[small & (c < 0)] = -self.eps
-        c[small & (c >= 0)] = self.eps  # exact zeros too: a zero unit is matched trivially by zero weights
+            c = center_with_eps(encoder(x)[0].mean(dim=0), self.eps)
         self.c_ = c
         self.history_ = _train_early_stopping(
             encoder, lambda b: ((encoder(b)[0] - c) ** 2).sum(dim=1).mean(), x, x_val,

@@ -35,6 +35,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2, help="held-out share for early stopping and calibration")
     p.add_argument("--quantile", type=float, default=0.95, help="threshold = this quantile of held-out normal scores")
     p.add_argument("--cache-dir", type=Path, help="embedding and checkpoint cache (default ~/.cache/rtloop)")
+    p.add_argument("--checkpoint-url", help="base URL of the LAION-CLAP checkpoints (a mirror of the hub's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +81,7 @@ def _train(args: argparse.Namespace) -> int:
             quantile=args.quantile,
             bars_hint=args.bars_hint,
             cache_dir=args.cache_dir or default_cache_dir(),
+            download_url=args.checkpoint_url,
         )
     )
     cal = manifest["calibration"]
