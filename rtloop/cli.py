@@ -12,6 +12,9 @@ from rtloop import __version__
 from rtloop.audio_io import load_audio
 from rtloop.bundle import load_bundle
 from rtloop.errors import AudioError, RtloopError
+from rtloop.midi_input import APIS
+from rtloop.osc_io import parse_host_port
+from rtloop.osc_spec import DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_OSC_HOST, DEFAULT_OSC_PORT, DEFAULT_PREFIX
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -58,7 +61,56 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="check a bundle's hashes and re-run its ONNX graphs on the self-test signals")
     p.add_argument("bundle", type=Path)
+
+    sub.add_parser("devices", help="list audio inputs and MIDI ports").add_argument(
+        "--midi-api", default="default", choices=list(APIS)
+    )
+    _add_run(sub)
+    _add_demo(sub)
     return parser
+
+
+def _add_osc_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--osc", action="append", metavar="HOST:PORT",
+        help=f"OSC destination, repeatable (default {DEFAULT_OSC_HOST}:{DEFAULT_OSC_PORT})",
+    )
+    p.add_argument(
+        "--control", default=f"{DEFAULT_CONTROL_HOST}:{DEFAULT_CONTROL_PORT}", metavar="HOST:PORT",
+        help="where to listen for OSC control (default loopback only); 'off' to disable",
+    )
+    p.add_argument("--prefix", default=DEFAULT_PREFIX, help="OSC address prefix")
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="score live input bar by bar and send OSC")
+    p.add_argument("bundle", type=Path)
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--input", help="audio input: index or name substring (default: the system's default)")
+    source.add_argument("--file", type=Path, help="replay a recording through the live path instead")
+    p.add_argument("--channel", type=int, default=1, help="1-based input channel of the interface")
+    p.add_argument("--samplerate", type=int, help="stream rate (default: the device's)")
+    p.add_argument("--blocksize", type=int, default=0, help="frames per audio callback (0: PortAudio's choice)")
+    p.add_argument("--midi", help="MIDI clock input: port index or name substring")
+    p.add_argument("--midi-api", default="default", choices=list(APIS))
+    p.add_argument("--midi-virtual", action="store_true", help="create a MIDI input port for the clock source")
+    p.add_argument("--bpm", type=float, help="internal clock at this tempo (no MIDI clock)")
+    p.add_argument("--bars", type=int, help="bars per scored loop (default: the bundle's bars hint, else 2)")
+    p.add_argument("--hop", type=int, default=1, help="score every HOP bars (default every bar)")
+    p.add_argument("--beats-per-bar", type=int, default=4)
+    p.add_argument("--latency-ms", type=float, default=0.0, help="input latency to compensate")
+    p.add_argument("--speed", type=float, default=1.0, help="with --file: replay this many times faster")
+    p.add_argument("--provider", action="append", help="onnxruntime execution provider (default: CUDA if present, CPU)")
+    _add_osc_options(p)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the whole live path on a built-in virtual bass player (no hardware)")
+    p.add_argument("--seconds", type=float, default=60.0, help="length of the demo (default 60)")
+    p.add_argument("--forever", action="store_true", help="keep playing until Ctrl-C")
+    p.add_argument("--speed", type=float, default=1.0, help="play this many times faster than real time")
+    p.add_argument("--cache-dir", type=Path, help="where the demo bundle is kept (default ~/.cache/rtloop)")
+    _add_osc_options(p)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -149,7 +201,62 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "score": _score, "eval": _eval, "verify": _verify}
+def _devices(args: argparse.Namespace) -> int:
+    from rtloop.audio_input import list_input_devices
+    from rtloop.midi_input import list_midi_inputs
+
+    print("audio inputs:")
+    for index, name, channels, rate in list_input_devices():
+        print(f"  [{index}] {name} ({channels} ch, {rate:.0f} Hz)")
+    print(f"MIDI inputs ({args.midi_api}):")
+    for index, name in enumerate(list_midi_inputs(args.midi_api)):
+        print(f"  [{index}] {name}")
+    return 0
+
+
+def _osc_settings(args: argparse.Namespace) -> tuple[tuple[tuple[str, int], ...], tuple[str, int] | None]:
+    try:
+        destinations = tuple(parse_host_port(d) for d in (args.osc or [f"{DEFAULT_OSC_HOST}:{DEFAULT_OSC_PORT}"]))
+        control = None if args.control == "off" else parse_host_port(args.control, DEFAULT_CONTROL_HOST)
+    except ValueError as exc:
+        raise RtloopError(str(exc)) from exc
+    return destinations, control
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rtloop.live import RunConfig, build_daemon, run_until_signal
+
+    osc, control = _osc_settings(args)
+    cfg = RunConfig(
+        bundle=args.bundle, osc=osc, control=control, prefix=args.prefix, input=args.input, channel=args.channel,
+        sample_rate=args.samplerate, blocksize=args.blocksize, file=args.file, speed=args.speed, midi=args.midi,
+        midi_api=args.midi_api, midi_virtual=args.midi_virtual, bpm=args.bpm, bars=args.bars, hop=args.hop,
+        beats_per_bar=args.beats_per_bar, latency_ms=args.latency_ms,
+        providers=tuple(args.provider) if args.provider else None,
+    )
+    daemon, midi = build_daemon(cfg)
+    summary = run_until_signal(daemon, midi)
+    print(summary.render())
+    return 1 if summary.reason else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rtloop.demo import run_demo
+
+    osc, control = _osc_settings(args)
+    cache = args.cache_dir
+    if cache is None:
+        from export.embed import default_cache_dir
+
+        cache = default_cache_dir()
+    run_demo(cache, args.seconds, args.forever, osc, control, args.speed)
+    return 0
+
+
+COMMANDS = {
+    "train": _train, "score": _score, "eval": _eval, "verify": _verify,
+    "devices": _devices, "run": _run, "demo": _demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

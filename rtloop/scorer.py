@@ -48,6 +48,9 @@ class Scorer:
 
     def __init__(self, bundle: Bundle, providers: list[str] | None = None, threads: int = 0) -> None:
         self.bundle = bundle
+        # onnxruntime-gpu logs an error per session when CUDA libraries are absent; the fallback to
+        # CPU is expected there and reported through `providers`.
+        ort.set_default_logger_severity(3)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3

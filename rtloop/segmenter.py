@@ -59,7 +59,7 @@ class Segmenter:
         self._boundaries[bar] = frame
         for old in [b for b in self._boundaries if b < bar - 64]:
             del self._boundaries[old]
-        if (bar - 1) % self.hop:
+        if bar <= 1 or (bar - 1) % self.hop:  # bar 1 starts the song: nothing before it to score
             return None
         first = bar - self.bars
         if any(b not in self._boundaries for b in range(first, bar)):

@@ -118,15 +118,15 @@ def test_receiver_only_queues() -> None:
 
 def test_segmenter_windows_skips_and_hop() -> None:
     seg = Segmenter(bars=2, hop=1, latency_frames=10)
-    assert seg.boundary(1, 0, 120.0) == Skip(0, "no full 2-bar window yet")
-    assert isinstance(seg.boundary(2, 1000, 120.0), Skip)
+    assert seg.boundary(1, 0, 120.0) is None
+    assert seg.boundary(2, 1000, 120.0) == Skip(1, "no full 2-bar window yet")
     assert seg.boundary(3, 2100, 120.0) == Window(2, 10, 2110, 120.0)  # tempo change: real frames
     assert seg.boundary(4, 3100, 120.0) == Window(3, 1010, 3110, 120.0)
     seg.reset()
     assert isinstance(seg.boundary(9, 9000, 120.0), Skip)
     hop = Segmenter(bars=2, hop=2)
     results = [hop.boundary(b, 1000 * b, 120.0) for b in range(1, 8)]
-    assert [type(r).__name__ for r in results] == ["Skip", "NoneType", "Window", "NoneType", "Window", "NoneType", "Window"]
+    assert [type(r).__name__ for r in results] == ["NoneType", "NoneType", "Window", "NoneType", "Window", "NoneType", "Window"]
     assert [r.last_bar for r in results if isinstance(r, Window)] == [2, 4, 6]
 
 

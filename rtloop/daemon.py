@@ -1,0 +1,240 @@
+"""The live worker: clock events -> bar windows -> audio from the ring -> ONNX score -> OSC and terminal."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rtloop.audio_input import AudioSource
+from rtloop.audio_io import resample
+from rtloop.clock import ClockEvent, ClockFollower, MidiClockReceiver
+from rtloop.osc_io import ControlServer, OscOut
+from rtloop.ring import ReadStatus
+from rtloop.scorer import Scorer
+from rtloop.segmenter import InternalClock, Segmenter, Skip, Window
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.005
+STATUS_EVERY = 1.0
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """One scored window."""
+
+    bar: int
+    bpm: float
+    raw: float
+    variation: float
+    flagged: bool
+    latency_ms: float
+
+
+@dataclass
+class Summary:
+    """What a run did, printed at the end."""
+
+    results: list[LoopResult] = field(default_factory=list)
+    skipped: collections.Counter[str] = field(default_factory=collections.Counter)
+    skipped_bars: list[tuple[int, str]] = field(default_factory=list)
+    xruns: int = 0
+    reason: str | None = None  # set when the run ended because something failed
+
+    def render(self) -> str:
+        lines = [f"loops scored: {len(self.results)}", f"bars skipped: {sum(self.skipped.values())}"]
+        lines += [f"  {n} x {why}" for why, n in self.skipped.most_common()]
+        lines.append(f"input overflows (xruns): {self.xruns}")
+        if self.results:
+            lat = np.array([r.latency_ms for r in self.results])
+            p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+            lines.append(f"latency bar boundary -> OSC: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
+        if self.reason:
+            lines.append(f"stopped because: {self.reason}")
+        return "\n".join(lines)
+
+
+def meter(value: float, width: int = 20) -> str:
+    """A text bar for a 0..1 value."""
+    filled = int(round(max(0.0, min(1.0, value)) * width))
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+class Daemon:
+    """Runs the live path until ``stop`` is set or the audio source fails.
+
+    Args:
+        scorer: ONNX sessions of the bundle (warmed up here before the first bar).
+        audio: started by :meth:`run`.
+        clock: a MIDI clock (receiver + follower) or an :class:`InternalClock`.
+        segmenter: window length, hop and latency compensation.
+        osc: destinations; control: optional control server.
+        print_line: where the per-loop terminal lines go.
+    """
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        audio: AudioSource,
+        clock: tuple[MidiClockReceiver, ClockFollower] | InternalClock,
+        segmenter: Segmenter,
+        osc: OscOut,
+        control: ControlServer | None = None,
+        print_line: Callable[[str], None] = print,
+    ) -> None:
+        self.scorer = scorer
+        self.audio = audio
+        self.clock = clock
+        self.segmenter = segmenter
+        self.osc = osc
+        self.control = control
+        self.print_line = print_line
+        self.armed = True
+        self.summary = Summary()
+        self._pending: collections.deque[Window] = collections.deque()
+        self._status = ""
+        self._status_sent = 0.0
+        self._model_rate = scorer.bundle.frontend.sample_rate
+
+    def _set_status(self, status: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or status != self._status or now - self._status_sent >= STATUS_EVERY:
+            if status != self._status:
+                self.print_line(f"status: {status}")
+            self._status, self._status_sent = status, now
+            self.osc.send("/status", status)
+
+    def _skip(self, bar: int, reason: str) -> None:
+        self.summary.skipped[reason] += 1
+        self.summary.skipped_bars.append((bar, reason))
+        self.osc.send("/skipped", bar)
+        self.print_line(f"bar {bar:>5}  skipped: {reason}")
+
+    def _on_boundary(self, bar: int, frame: int, bpm: float) -> None:
+        result = self.segmenter.boundary(bar, frame, bpm)
+        if isinstance(result, Skip):
+            self._skip(result.last_bar, result.reason)
+        elif isinstance(result, Window):
+            if self.armed:
+                self._pending.append(result)
+            else:
+                self._skip(result.last_bar, "disarmed")
+
+    def _on_clock_event(self, event: ClockEvent) -> None:
+        if event.kind == "bar":
+            self._on_boundary(event.bar, self.audio.frame_at(event.time), event.bpm)
+        elif event.kind in ("start", "continue", "position"):
+            self.segmenter.reset()
+            if event.kind != "position":
+                self._set_status("running" if self.armed else "disarmed", force=True)
+        elif event.kind == "stop":
+            self.segmenter.reset()
+            self._set_status("stopped", force=True)
+        elif event.kind == "lost":
+            self.segmenter.reset()
+            self._set_status("clock_lost", force=True)
+
+    def _poll_clock(self) -> None:
+        if isinstance(self.clock, InternalClock):
+            for bar, frame in self.clock.boundaries_until(self.audio.ring.written):
+                self._on_boundary(bar, frame, self.clock.bpm)
+            return
+        receiver, follower = self.clock
+        for event in follower.drain(receiver.queue):
+            self._on_clock_event(event)
+        for event in follower.check_lost(time.monotonic()):
+            self._on_clock_event(event)
+
+    def _poll_control(self) -> None:
+        if self.control is None:
+            return
+        while self.control.commands:
+            name, value = self.control.commands.popleft()
+            if name == "/ping":
+                self.osc.send("/pong", 1)
+            elif name == "/arm":
+                self.armed = bool(value)
+                self._set_status("running" if self.armed else "disarmed", force=True)
+            elif name == "/bars":
+                try:
+                    self.segmenter.configure(value)
+                    self.print_line(f"window: {value} bar(s)")
+                except ValueError as exc:
+                    log.warning("ignored /bars %s: %s", value, exc)
+
+    def _score_ready(self) -> None:
+        """Score every pending window whose audio is in the ring (oldest first)."""
+        while self._pending:
+            window = self._pending[0]
+            if window.start < 0:
+                self._pending.popleft()
+                self._skip(window.last_bar, "window starts before the audio did")
+                continue
+            buffer = np.empty(window.end - window.start, dtype=np.float32)
+            status = self.audio.ring.read(window.start, buffer)
+            if status is ReadStatus.NOT_READY:
+                return
+            self._pending.popleft()
+            if status is ReadStatus.OVERWRITTEN:
+                self._skip(window.last_bar, "audio overwritten before it was scored")
+            elif window.start <= self.audio.last_xrun_frame < window.end:
+                self._skip(window.last_bar, "input overflow (xrun) inside the window")
+            elif not np.all(np.isfinite(buffer)):
+                self._skip(window.last_bar, "NaN/Inf in the input audio")
+            else:
+                self._score(window, buffer)
+
+    def _score(self, window: Window, audio: np.ndarray) -> None:
+        wave = resample(audio, self.audio.sample_rate, self._model_rate)
+        scores = self.scorer.score([wave])
+        latency_ms = (time.monotonic() - self.audio.time_at(window.end)) * 1000.0
+        result = LoopResult(
+            window.last_bar, window.bpm, float(scores.raw[0]), float(scores.variation[0]),
+            bool(scores.flagged[0]), latency_ms,
+        )
+        self.osc.send("/variation", result.variation)
+        for name, value in (("/score", result.raw), ("/flag", int(result.flagged)), ("/bar", result.bar),
+                            ("/tempo", result.bpm), ("/latency", result.latency_ms)):
+            self.osc.send(name, value)
+        self.summary.results.append(result)
+        flag = "  FLAG" if result.flagged else ""
+        self.print_line(
+            f"bar {result.bar:>5}  {result.bpm:6.1f} bpm  score {result.raw:10.4g}  "
+            f"{meter(result.variation)} {result.variation:.2f}{flag}  ({latency_ms:.0f} ms)"
+        )
+
+    def run(self, stop: threading.Event) -> Summary:
+        """Warm up, start the audio, and serve until ``stop`` is set or the audio source fails."""
+        self.scorer.warm_up()
+        self.audio.start()
+        if self.control is not None:
+            self.control.start()
+        internal = isinstance(self.clock, InternalClock)
+        self._set_status("running" if internal else "waiting_for_clock", force=True)
+        try:
+            while not stop.is_set():
+                self._poll_control()
+                self._poll_clock()
+                self._score_ready()
+                failure = self.audio.failure()
+                if failure is not None:
+                    self.summary.reason = failure
+                    self._set_status("audio_lost", force=True)
+                    break
+                if self.audio.exhausted() and not self._pending:
+                    break
+                self._set_status(self._status)
+                stop.wait(POLL_SECONDS)
+        finally:
+            self.audio.stop()
+            if self.control is not None:
+                self.control.stop()
+            self.summary.xruns = self.audio.xruns
+            if self.summary.reason is None:
+                self._set_status("stopped", force=True)
+        return self.summary

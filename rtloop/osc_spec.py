@@ -1,0 +1,94 @@
+"""Every OSC address rtloop sends or accepts, with types and ranges: the one source docs/osc.md is made from.
+
+Regenerate the document with ``python -m rtloop.osc_spec > docs/osc.md`` (a test checks it is current).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "/rtloop"
+DEFAULT_OSC_HOST = "127.0.0.1"
+DEFAULT_OSC_PORT = 7474
+DEFAULT_CONTROL_HOST = "127.0.0.1"
+DEFAULT_CONTROL_PORT = 7475
+STATUSES = ("running", "stopped", "waiting_for_clock", "clock_lost", "audio_lost", "disarmed")
+
+
+@dataclass(frozen=True)
+class OscAddress:
+    """One address below the prefix: its OSC type tag ('' for none), value range and when it is used."""
+
+    name: str
+    types: str
+    values: str
+    when: str
+    meaning: str
+
+
+OUTPUT = (
+    OscAddress("/variation", "f", "0.0 .. 1.0", "every scored loop, first",
+               "calibrated variation: ~0.05 typical, 0.5 at the threshold, towards 1 far beyond"),
+    OscAddress("/score", "f", ">= 0.0 (detector units)", "every scored loop", "raw anomaly score"),
+    OscAddress("/flag", "i", "0 or 1", "every scored loop", "1 when the score is over the bundle's threshold"),
+    OscAddress("/bar", "i", ">= 1", "every scored loop", "number of the last bar in the scored window"),
+    OscAddress("/tempo", "f", "bpm", "every scored loop", "tempo of the clock at that bar"),
+    OscAddress("/latency", "f", "milliseconds", "every scored loop",
+               "from the bar boundary in the audio to this loop's messages leaving"),
+    OscAddress("/skipped", "i", ">= 0", "every bar that gets no score",
+               "number of the bar skipped (warming up, overrun, xrun, NaN input, disarmed)"),
+    OscAddress("/status", "s", " | ".join(STATUSES), "on every change, and once a second",
+               "what the daemon is doing"),
+    OscAddress("/pong", "i", "1", "in answer to /ping", "rtloop is alive"),
+)
+
+CONTROL = (
+    OscAddress("/bars", "i", "1 .. 64", "any time", "window length in bars, from the next bar on"),
+    OscAddress("/arm", "i", "0 or 1", "any time", "1 scores loops, 0 pauses scoring (bars are reported as skipped)"),
+    OscAddress("/ping", "", "", "any time", "answered with /pong on every destination"),
+)
+
+OUTPUT_TYPES = {a.name: a.types for a in OUTPUT}
+CONTROL_TYPES = {a.name: a.types for a in CONTROL}
+
+
+def render_markdown() -> str:
+    """docs/osc.md: the OSC reference."""
+    lines = [
+        "# rtloop OSC reference",
+        "",
+        "Generated from `rtloop/osc_spec.py` (`python -m rtloop.osc_spec > docs/osc.md`). Do not edit by hand.",
+        "",
+        f"rtloop sends UDP OSC to every `--osc HOST:PORT` (default `{DEFAULT_OSC_HOST}:{DEFAULT_OSC_PORT}`) and",
+        f"listens for control messages on `{DEFAULT_CONTROL_HOST}:{DEFAULT_CONTROL_PORT}` (`--control HOST:PORT`;",
+        "loopback only unless told otherwise). Every address starts with the prefix (`--prefix`, default",
+        f"`{DEFAULT_PREFIX}`), carries exactly one value (32-bit float `f`, 32-bit int `i` or string `s`) and is",
+        "sent as a plain message the moment it is known: no bundles, no timetags.",
+        "",
+        "## Sent by rtloop",
+        "",
+        "| address | type | values | when | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| `{DEFAULT_PREFIX}{a.name}` | `{a.types}` | {a.values} | {a.when} | {a.meaning} |" for a in OUTPUT]
+    lines += [
+        "",
+        "## Accepted by rtloop (control)",
+        "",
+        "| address | type | values | when | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{DEFAULT_PREFIX}{a.name}` | `{a.types or '-'}` | {a.values or '-'} | {a.when} | {a.meaning} |"
+        for a in CONTROL
+    ]
+    lines += [
+        "",
+        "Malformed packets, unknown addresses and wrong argument types are logged and ignored.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")
