@@ -48,18 +48,20 @@ class Scorer:
 
     def __init__(self, bundle: Bundle, providers: list[str] | None = None, threads: int = 0) -> None:
         self.bundle = bundle
-        # onnxruntime-gpu logs an error per session when CUDA libraries are absent; the fallback to
-        # CPU is expected there and reported through `providers`.
-        ort.set_default_logger_severity(3)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
         wanted = providers or preferred_providers()
+        # onnxruntime-gpu logs an error per session where the CUDA libraries are absent; that fallback
+        # to CPU is expected and reported through `providers`, and real failures still raise.
+        ort.set_default_logger_severity(4)
         try:
             self.encoder = ort.InferenceSession(str(bundle.encoder_path), options, providers=wanted)
             self.detector = ort.InferenceSession(str(bundle.detector_path), options, providers=wanted)
         except Exception as exc:  # onnxruntime raises its own unrelated exception types
             raise BundleError(f"{bundle.path}: onnxruntime cannot load a graph: {exc}") from exc
+        finally:
+            ort.set_default_logger_severity(3)
         self._encoder_inputs = {i.name for i in self.encoder.get_inputs()}
 
     @property
