@@ -101,6 +101,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latency-ms", type=float, default=0.0, help="input latency to compensate")
     p.add_argument("--speed", type=float, default=1.0, help="with --file: replay this many times faster")
     p.add_argument("--provider", action="append", help="onnxruntime execution provider (default: CUDA if present, CPU)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for scoring (default 1: leaves cores to audio)")
     _add_osc_options(p)
 
 
@@ -232,7 +233,7 @@ def _run(args: argparse.Namespace) -> int:
         sample_rate=args.samplerate, blocksize=args.blocksize, file=args.file, speed=args.speed, midi=args.midi,
         midi_api=args.midi_api, midi_virtual=args.midi_virtual, bpm=args.bpm, bars=args.bars, hop=args.hop,
         beats_per_bar=args.beats_per_bar, latency_ms=args.latency_ms,
-        providers=tuple(args.provider) if args.provider else None,
+        providers=tuple(args.provider) if args.provider else None, threads=args.threads,
     )
     daemon, midi = build_daemon(cfg)
     summary = run_until_signal(daemon, midi)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import collections
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -16,12 +18,29 @@ from rtloop.audio_io import resample
 from rtloop.clock import ClockEvent, ClockFollower, MidiClockReceiver
 from rtloop.osc_io import ControlServer, OscOut
 from rtloop.ring import ReadStatus
-from rtloop.scorer import Scorer
+from rtloop.bundle import Bundle
+from rtloop.scorer import Scores
 from rtloop.segmenter import InternalClock, Segmenter, Skip, Window
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.005
 STATUS_EVERY = 1.0
+# The audio callback needs the GIL; a worker thread holds it for up to the switch interval (5 ms by
+# default, about one JACK period at 256 frames). Asking for it back after 0.5 ms keeps the callback
+# on time while the worker scores.
+SWITCH_INTERVAL = 0.0005
+
+
+class LoopScorer(Protocol):
+    """A :class:`~rtloop.scorer.Scorer` or :class:`~rtloop.scorer_process.ScorerProcess`."""
+
+    bundle: Bundle
+
+    def score(self, waves: list[np.ndarray]) -> Scores: ...
+
+    def warm_up(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +98,7 @@ class Daemon:
 
     def __init__(
         self,
-        scorer: Scorer,
+        scorer: LoopScorer,
         audio: AudioSource,
         clock: tuple[MidiClockReceiver, ClockFollower] | InternalClock,
         segmenter: Segmenter,
@@ -211,6 +230,8 @@ class Daemon:
     def run(self, stop: threading.Event) -> Summary:
         """Warm up, start the audio, and serve until ``stop`` is set or the audio source fails."""
         self.scorer.warm_up()
+        previous_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.audio.start()
         if self.control is not None:
             self.control.start()
@@ -231,6 +252,7 @@ class Daemon:
                 self._set_status(self._status)
                 stop.wait(POLL_SECONDS)
         finally:
+            sys.setswitchinterval(previous_interval)
             self.audio.stop()
             if self.control is not None:
                 self.control.stop()

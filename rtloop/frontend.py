@@ -6,7 +6,10 @@ Pure numpy, so the live daemon needs no torch. Two flavours match LAION-CLAP exa
 * ``mel_scale="slaney"`` (non-fusion models): the torchlibrosa front-end inside HTS-AT (librosa's
   Slaney-normalised mel), which our encoder takes from outside the network instead.
 
-Loops up to 10 s are repeat-padded (CLAP's ``repeatpad``). Longer loops become the fused input
+Loops up to 10 s are repeat-padded. ``pad="loop"`` (default) fills the 10 s with the loop cyclically,
+the last copy cut short; ``pad="repeatpad"`` is CLAP's rule: whole copies, then zeros. For loops
+CLAP's rule is a trap: a 2.0 s bar fills 10 s exactly, one frame more leaves 2 s of silence, so
+live bars whose length wobbles by a frame with the clock would score wildly differently. Longer loops become the fused input
 (global mel resized to 1001 frames + three 10 s chunks, one from each third) for fusion models, or
 their first 10 s for non-fusion models. CLAP picks chunks and crops at random; we always take the
 middle of each third and the start of the loop, so the same audio always gives the same input.
@@ -37,6 +40,7 @@ class FrontEndConfig:
     mel_scale: str = "htk"
     amin: float = 1e-10
     fusion: bool = True
+    pad: str = "loop"
 
     @property
     def chunk_frames(self) -> int:
@@ -140,8 +144,17 @@ def antialiased_resize_matrix(n_in: int, n_out: int) -> np.ndarray:
     return matrix
 
 
-def repeat_pad(wave: np.ndarray, length: int) -> np.ndarray:
-    """Repeat ``wave`` whole as often as it fits in ``length``, then zero-pad (CLAP's repeatpad)."""
+def repeat_pad(wave: np.ndarray, length: int, mode: str = "loop") -> np.ndarray:
+    """Repeat ``wave`` up to ``length`` samples.
+
+    Args:
+        mode: ``"loop"``: cyclically, the last copy cut short; ``"repeatpad"``: whole copies only, then
+            zeros (CLAP's rule).
+    """
+    if mode == "loop":
+        return np.resize(wave.astype(np.float32, copy=False), length)
+    if mode != "repeatpad":
+        raise ValueError(f"pad must be 'loop' or 'repeatpad', not {mode!r}")
     repeats = length // len(wave)
     out = np.zeros(length, dtype=np.float32)
     out[: repeats * len(wave)] = np.tile(wave, repeats)
@@ -175,7 +188,7 @@ def encoder_input(wave: np.ndarray, cfg: FrontEndConfig) -> tuple[np.ndarray, bo
         raise AudioError("audio contains NaN or Inf samples")
     if len(wave) <= cfg.clip_samples:
         if len(wave) < cfg.clip_samples:
-            wave = repeat_pad(wave, cfg.clip_samples)
+            wave = repeat_pad(wave, cfg.clip_samples, cfg.pad)
         mel = log_mel(wave, cfg)
         return np.repeat(mel[None], cfg.channels, axis=0), False
     if not cfg.fusion:

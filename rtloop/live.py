@@ -18,7 +18,7 @@ from rtloop.daemon import Daemon, Summary
 from rtloop.errors import RtloopError
 from rtloop.midi_input import open_clock_input
 from rtloop.osc_io import ControlServer, OscOut
-from rtloop.scorer import Scorer
+from rtloop.scorer_process import ScorerProcess
 from rtloop.segmenter import InternalClock, Segmenter
 
 
@@ -48,6 +48,7 @@ class RunConfig:
     latency_ms: float = 0.0
     lost_after: float = 0.5
     providers: tuple[str, ...] | None = None
+    threads: int = 1
 
 
 def _audio_source(cfg: RunConfig, model_rate: int) -> AudioSource:
@@ -65,7 +66,6 @@ def build_daemon(cfg: RunConfig, print_line: Any = print) -> tuple[Daemon, Any]:
         RtloopError: bundle, device, MIDI port or control port problems, each with a clear message.
     """
     bundle = load_bundle(cfg.bundle)
-    scorer = Scorer(bundle, providers=list(cfg.providers) if cfg.providers else None)
     bars = cfg.bars or bundle.manifest.get("bars_hint") or 2
     audio = _audio_source(cfg, bundle.frontend.sample_rate)
     midi = None
@@ -79,6 +79,7 @@ def build_daemon(cfg: RunConfig, print_line: Any = print) -> tuple[Daemon, Any]:
         raise RtloopError("no clock: pass --midi PORT to follow a MIDI clock, or --bpm N for an internal one")
     segmenter = Segmenter(bars, cfg.hop, round(cfg.latency_ms * audio.sample_rate / 1000.0))
     control = ControlServer(*cfg.control, prefix=cfg.prefix) if cfg.control else None
+    scorer = ScorerProcess(bundle, providers=list(cfg.providers) if cfg.providers else None, threads=cfg.threads)
     osc = OscOut(list(cfg.osc), cfg.prefix)
     providers = ", ".join(scorer.providers)
     print_line(
@@ -108,3 +109,4 @@ def run_until_signal(daemon: Daemon, midi: Any, stop: threading.Event | None = N
             midi.close_port()
             midi.delete()
         daemon.osc.close()
+        daemon.scorer.close()

@@ -94,6 +94,9 @@ class Scorer:
         """Run the graphs once so the first live bar does not pay for lazy initialisation."""
         self.score(selftest_waves(self.bundle.frontend.sample_rate)[:1])
 
+    def close(self) -> None:
+        """Nothing to release: the sessions are freed with this object."""
+
     def self_test(self) -> float:
         """Score the fixed self-test signals and compare with the PyTorch scores the export recorded.
 

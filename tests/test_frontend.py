@@ -56,9 +56,21 @@ def test_resize_matches_torch_antialiased_bilinear(n_in: int) -> None:
     np.testing.assert_allclose(antialiased_resize_matrix(n_in, 1001) @ x, expected, atol=1e-5)
 
 
-def test_repeat_pad_repeats_whole_copies_then_zero_pads() -> None:
+def test_repeat_pad_modes() -> None:
     wave = np.arange(1, 4, dtype=np.float32)
-    np.testing.assert_array_equal(repeat_pad(wave, 8), [1, 2, 3, 1, 2, 3, 0, 0])
+    np.testing.assert_array_equal(repeat_pad(wave, 8, "repeatpad"), [1, 2, 3, 1, 2, 3, 0, 0])  # CLAP
+    np.testing.assert_array_equal(repeat_pad(wave, 8, "loop"), [1, 2, 3, 1, 2, 3, 1, 2])
+    with pytest.raises(ValueError):
+        repeat_pad(wave, 8, "mirror")
+
+
+def test_loop_padding_keeps_input_continuous_when_a_bar_is_one_frame_longer() -> None:
+    bar = (0.3 * np.sin(2 * np.pi * 55 * np.arange(96000) / 48000)).astype(np.float32)
+    longer = np.r_[bar, bar[:1]]
+    exact = encoder_input(bar, HTK)[0]
+    assert np.abs(encoder_input(longer, HTK)[0] - exact).mean() < 0.5  # dB
+    clap = FrontEndConfig(mel_scale="htk", fusion=True, pad="repeatpad")
+    assert np.abs(encoder_input(longer, clap)[0] - encoder_input(bar, clap)[0]).mean() > 5  # 2 s of silence
 
 
 def test_chunk_starts_are_deterministic_and_one_per_third() -> None:
@@ -72,7 +84,7 @@ def test_chunk_starts_are_deterministic_and_one_per_third() -> None:
 def test_short_loop_is_repeat_padded_and_not_longer(noise: np.ndarray) -> None:
     mel, longer = encoder_input(noise, HTK)
     assert mel.shape == (4, 1001, 64) and not longer
-    np.testing.assert_array_equal(mel[0], log_mel(repeat_pad(noise, 480000), HTK))
+    np.testing.assert_array_equal(mel[0], log_mel(repeat_pad(noise, 480000, "loop"), HTK))
     assert all(np.array_equal(mel[0], m) for m in mel[1:])
 
 

@@ -83,7 +83,7 @@ def test_run_file_sends_one_message_set_per_bar_and_matches_offline_scores(
     assert peer.values("/rtloop/status")[-1] == "stopped"
     scorer = Scorer(load_bundle(trained_bundle))
     offline = np.array([scorer.score([bar]).raw[0] for bar in bars], dtype=np.float32)  # as `rtloop score`
-    np.testing.assert_array_equal(np.array(scores, dtype=np.float32), offline)
+    np.testing.assert_allclose(np.array(scores, dtype=np.float32), offline, rtol=1e-5)
     out = capsys.readouterr().out
     assert "loops scored: 8" in out and "FLAG" in out
 

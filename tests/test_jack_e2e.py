@@ -1,0 +1,232 @@
+"""End to end with real components: jackd (dummy backend), jack-play into rtloop's PortAudio input,
+jack_midi_clock (started by jack_transport) into rtloop's python-rtmidi JACK port, and liblo's oscdump
+receiving rtloop's OSC. ``rtloop run`` is a real subprocess stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rtloop.synth import bass_loop
+
+TOOLS = ("jackd", "jack_lsp", "jack_connect", "jack-play", "jack_midi_clock", "jack_transport", "oscdump")
+pytestmark = [
+    pytest.mark.jack,
+    pytest.mark.slow,
+    pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS), reason="JACK tools not installed"),
+]
+BARS, BPM = 10, 120.0
+PLANTED_BARS = (3, 6, 9)  # several: a bar lost to an xrun (this VM has some) must not hide the check
+# jack-play delays its output by its ring buffer; rtloop compensates that as any input latency
+PLAYER_RING = 16384
+PLAYER_LATENCY_MS = 337.0
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Jack:
+    """A private jackd server (dummy backend) and helpers to run JACK tools against it."""
+
+    def __init__(self, tmp: Path) -> None:
+        # One fixed name: JACK's registry has room for few servers and frees an entry left by a server
+        # that died only when a server of the same name starts again.
+        self.name = "rtloop-test"
+        self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
+        self.log = (tmp / "jackd.log").open("w")
+        self.procs: list[subprocess.Popen] = []
+        # Realtime scheduling where the machine allows it (root here), as on stage; else --no-realtime,
+        # where a loaded 2-core machine makes JACK report xruns that rtloop then skips bars for.
+        for mode in ("--realtime", "--no-realtime"):
+            argv = ["jackd", "-n", self.name, mode, "-d", "dummy", "-r", "48000", "-p", "256"]
+            self.server = self.spawn(argv)
+            try:
+                _wait_for(lambda: "system:capture_1" in self.ports() or self.server.poll() is not None, 15, "jackd")
+            except AssertionError:
+                self.server.kill()
+                raise
+            if self.server.poll() is None:
+                return
+        raise AssertionError("jackd did not start")
+
+    def spawn(self, argv: list[str], **kwargs) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("stdout", self.log)
+        kwargs.setdefault("stderr", self.log)
+        kwargs.setdefault("env", self.env)
+        proc = subprocess.Popen(argv, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def ports(self) -> str:
+        return subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True).stdout
+
+    def connect(self, source: str, destination: str) -> None:
+        subprocess.run(["jack_connect", source, destination], env=self.env, check=True)
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):  # clients first, the server last; each by its PID
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def jack(tmp_path: Path) -> Iterator[Jack]:
+    server = Jack(tmp_path)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten one-bar loops at 120 bpm; bars 3, 6 and 9 are played by another instrument."""
+    rng = np.random.default_rng(31)
+    bars = [bass_loop(BPM, 1, 48000, rng, deviation="instrument" if b in PLANTED_BARS else None) for b in range(1, BARS + 1)]
+    path = tmp_path_factory.mktemp("stream") / "stream.wav"
+    sf.write(path, np.concatenate(bars), 48000, subtype="FLOAT")
+    return path
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lines:
+    """Collects a child's stdout lines on a thread."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def join(self) -> list[str]:
+        self._thread.join(timeout=10)
+        return self.lines
+
+
+def run_rtloop(jack: Jack, bundle: Path, stream: Path, clock_args: list[str], script: list[tuple[float, str]]):  # type: ignore[no-untyped-def]
+    """Play ``stream`` and the MIDI clock through rtloop; ``script`` is (seconds, jack_transport command).
+
+    Returns (OSC messages as (address, value) pairs, rtloop's stdout lines, its exit status).
+    """
+    port = _free_udp_port()
+    dump = jack.spawn(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
+    osc_lines = Lines(dump)
+    argv = [sys.executable, "-m", "rtloop.cli", "run", str(bundle), "--input", "system", "--midi-api", "jack"]
+    argv += ["--midi-virtual", "--midi", "clock", "--bars", "1", "--latency-ms", str(PLAYER_LATENCY_MS)]
+    argv += ["--osc", f"127.0.0.1:{port}", "--control", "off"]
+    rtloop = jack.spawn(argv, stdout=subprocess.PIPE, text=True, env={**jack.env, "PYTHONUNBUFFERED": "1"})
+    out = Lines(rtloop)
+    _wait_for(lambda: "status: waiting_for_clock" in out.lines, 60, "rtloop to start")
+    ports = jack.ports()
+    assert "PortAudio:in_0" in ports and "rtloop:clock" in ports
+    jack.spawn(["jack_midi_clock", *clock_args, "rtloop:clock"])
+    player = jack.spawn(["jack-play", "-t", "-b", str(PLAYER_RING), str(stream)])
+    _wait_for(lambda: f"jack-play-{player.pid}:out_1" in jack.ports(), 10, "jack-play")
+    jack.connect(f"jack-play-{player.pid}:out_1", "PortAudio:in_0")
+    transport = jack.spawn(["jack_transport"], stdin=subprocess.PIPE, text=True)
+    assert transport.stdin is not None
+    for delay, command in script:
+        time.sleep(delay)
+        transport.stdin.write(command + "\n")
+        transport.stdin.flush()
+    time.sleep(1.0)  # the last bar's scoring
+    rtloop.send_signal(signal.SIGTERM)
+    status = rtloop.wait(timeout=20)
+    time.sleep(0.3)
+    dump.terminate()
+    messages = []
+    for line in osc_lines.join():
+        parts = line.split(" ", 3)
+        if len(parts) == 4:
+            _, address, tag, value = parts
+            messages.append((address, float(value) if tag in "fi" else value.strip('"')))
+    return messages, out.join(), status
+
+
+def values(messages: list[tuple[str, object]], address: str) -> list:
+    return [v for a, v in messages if a == address]
+
+
+def check_bars(
+    messages: list[tuple[str, object]], lines: list[str], status: int, min_bars: int = BARS - 1, max_skipped: int = 2
+) -> None:
+    """Every bar from 1 on gets exactly one anomaly message or one skip, in order; clean shutdown."""
+    assert status == 0, "\n".join(lines)
+    scored = [int(b) for b in values(messages, "/rtloop/bar")]
+    skipped = [int(b) for b in values(messages, "/rtloop/skipped")]
+    assert len(values(messages, "/rtloop/variation")) == len(scored)  # one anomaly message per scored bar
+    bars = sorted(scored + skipped)
+    assert bars == list(range(1, len(bars) + 1)), (scored, skipped)  # consecutive, none twice
+    assert len(bars) >= min_bars, "\n".join(lines)
+    assert scored == sorted(scored)
+    for bar in skipped:  # only a bar the audio server lost may go unscored, and it says so
+        assert f"bar {bar:>5}  skipped: input overflow (xrun) inside the window" in lines, "\n".join(lines)
+    assert len(skipped) <= max_skipped, "\n".join(lines)
+    assert "stopped" in values(messages, "/rtloop/status")
+    assert any(line.startswith("loops scored:") for line in lines)
+
+
+def check_planted(messages: list[tuple[str, object]]) -> None:
+    """Every scored planted bar scores above every scored normal bar, and is flagged."""
+    scores = dict(zip(values(messages, "/rtloop/bar"), values(messages, "/rtloop/score"), strict=True))
+    flags = dict(zip(values(messages, "/rtloop/bar"), values(messages, "/rtloop/flag"), strict=True))
+    planted = [scores[b] for b in PLANTED_BARS if b in scores]
+    normal = [s for b, s in scores.items() if b not in PLANTED_BARS and b <= BARS]
+    assert planted and min(planted) > max(normal), scores
+    assert all(flags[b] == 1 for b in PLANTED_BARS if b in flags)
+
+
+def test_jack_end_to_end_scores_every_bar_and_flags_the_planted_loop(jack: Jack, trained_bundle: Path, stream: Path) -> None:
+    messages, lines, status = run_rtloop(jack, trained_bundle, stream, ["-b", "120", "-B"], [(0.5, "play"), (BARS * 2.0, "stop")])
+    check_bars(messages, lines, status)
+    check_planted(messages)
+    assert values(messages, "/rtloop/tempo") == pytest.approx([120.0] * len(values(messages, "/rtloop/bar")), abs=0.5)
+
+
+def test_jack_end_to_end_with_ten_percent_clock_jitter(jack: Jack, trained_bundle: Path, stream: Path) -> None:
+    messages, lines, status = run_rtloop(
+        jack, trained_bundle, stream, ["-b", "120", "-B", "-J", "10"], [(0.5, "play"), (BARS * 2.0, "stop")]
+    )
+    check_bars(messages, lines, status, max_skipped=4)  # jack_midi_clock -J makes the server late now and then
+    check_planted(messages)
+    tempi = values(messages, "/rtloop/tempo")
+    assert np.median(tempi) == pytest.approx(120.0, abs=1.0) and tempi == pytest.approx([120.0] * len(tempi), abs=3.0)
+
+
+def test_jack_end_to_end_follows_a_tempo_change(jack: Jack, trained_bundle: Path, stream: Path) -> None:
+    script = [(0.5, "master"), (0.1, "tempo 120"), (0.1, "play"), (9.0, "tempo 90"), (12.0, "stop")]
+    messages, lines, status = run_rtloop(jack, trained_bundle, stream, [], script)
+    check_bars(messages, lines, status, min_bars=7)  # 4 bars at 120 bpm, then 3 or 4 at 90
+    tempi = values(messages, "/rtloop/tempo")
+    assert tempi[0] == pytest.approx(120.0, abs=1.0) and tempi[-1] == pytest.approx(90.0, abs=1.0), tempi
