@@ -34,6 +34,8 @@ class AudioSource(Protocol):
 
     def exhausted(self) -> bool: ...
 
+    def callback_durations(self) -> np.ndarray: ...
+
 
 class _Timeline:
     """Maps ``time.monotonic()`` to absolute frame numbers from one (frame, time) anchor.
@@ -179,6 +181,10 @@ class SoundDeviceInput:
         """A live input never runs out."""
         return False
 
+    def callback_durations(self) -> np.ndarray:
+        """Seconds spent in each of the last (up to 8192) audio callbacks."""
+        return self.callback_seconds[: min(self.callbacks, len(self.callback_seconds))].copy()
+
 
 class ArrayInput:
     """Replays a mono waveform into the ring in (accelerated) real time, as an interface would.
@@ -241,3 +247,7 @@ class ArrayInput:
     def exhausted(self) -> bool:
         """True once the whole waveform has been written (never when looping)."""
         return self.finished.is_set()
+
+    def callback_durations(self) -> np.ndarray:
+        """No audio callback here: an empty array."""
+        return np.zeros(0)

@@ -63,12 +63,16 @@ class Summary:
     skipped: collections.Counter[str] = field(default_factory=collections.Counter)
     skipped_bars: list[tuple[int, str]] = field(default_factory=list)
     xruns: int = 0
+    callback_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
     reason: str | None = None  # set when the run ended because something failed
 
     def render(self) -> str:
         lines = [f"loops scored: {len(self.results)}", f"bars skipped: {sum(self.skipped.values())}"]
         lines += [f"  {n} x {why}" for why, n in self.skipped.most_common()]
         lines.append(f"input overflows (xruns): {self.xruns}")
+        if self.callback_seconds.size:
+            p50, p99 = np.percentile(self.callback_seconds * 1000.0, [50, 99])
+            lines.append(f"audio callback duration: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
         if self.results:
             lat = np.array([r.latency_ms for r in self.results])
             p50, p95, p99 = np.percentile(lat, [50, 95, 99])
@@ -257,6 +261,7 @@ class Daemon:
             if self.control is not None:
                 self.control.stop()
             self.summary.xruns = self.audio.xruns
+            self.summary.callback_seconds = self.audio.callback_durations()
             if self.summary.reason is None:
                 self._set_status("stopped", force=True)
         return self.summary

@@ -1,0 +1,118 @@
+"""Embedding throughput: our ONNX Runtime path against PyTorch (ours, and laion-clap's audio branch).
+
+All three embed the same loops with the same random HTS-AT-tiny+fusion weights:
+
+* rtloop ONNX: numpy front-end + ``encoder.onnx`` in onnxruntime (what ``rtloop score``/``run`` use);
+* rtloop PyTorch: the same front-end + our ``HTSATEncoder``;
+* laion-clap PyTorch: the same mel through laion-clap's own ``HTSAT_Swin_Transformer`` + projection,
+  i.e. the network ``CLAP_Module.get_audio_embedding_from_data`` runs. ``CLAP_Module`` itself cannot
+  be built offline (it downloads RoBERTa), so its data preparation is replaced by our front-end.
+
+    python bench/embed_speed.py [--loops 24] [--seconds 4] [--batch 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from export.clap_checkpoint import build_encoder
+from export.htsat import htsat_config
+from export.onnx_export import export_encoder
+from rtloop.frontend import FrontEndConfig, batch_inputs
+from rtloop.synth import bass_loop
+
+
+def laion_clap_branch() -> types.ModuleType | None:
+    """laion-clap's htsat module without its hub-fetching package __init__, or None if absent."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    spec = importlib.util.find_spec("laion_clap")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for name in ("torchvision", "torchvision.ops", "torchvision.ops.misc"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    sys.modules["torchvision.ops.misc"].FrozenBatchNorm2d = torch.nn.BatchNorm2d  # type: ignore[attr-defined]
+    root = Path(next(iter(spec.submodule_search_locations)))
+    for name, path in (("laion_clap", root), ("laion_clap.clap_module", root / "clap_module")):
+        package = types.ModuleType(name)
+        package.__path__ = [str(path)]
+        sys.modules[name] = package
+    import importlib
+
+    return importlib.import_module("laion_clap.clap_module.htsat")
+
+
+def timed(fn, batches) -> float:  # type: ignore[no-untyped-def]
+    fn(batches[0])  # warm-up
+    start = time.perf_counter()
+    for batch in batches:
+        fn(batch)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loops", type=int, default=24)
+    parser.add_argument("--seconds", type=float, default=4.0, help="loop length (4 s = two bars at 120 bpm)")
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args()
+    torch.set_num_threads(os.cpu_count() or 1)
+    rng = np.random.default_rng(0)
+    bars = max(1, round(args.seconds / 2))
+    waves = [bass_loop(120.0, bars, 48000, rng) for _ in range(args.loops)]
+    batches = [waves[i : i + args.batch] for i in range(0, len(waves), args.batch)]
+    frontend = FrontEndConfig()
+    model = build_encoder(htsat_config("HTSAT-tiny", fusion=True), None, seed=0)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "encoder.onnx"
+        export_encoder(model, path, frontend.channels, frontend.chunk_frames)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+        def onnx_path(batch: list[np.ndarray]) -> None:
+            mel, longer = batch_inputs(batch, frontend)
+            session.run(["embedding"], {"mel": mel, "longer": longer})
+
+        results = {"rtloop ONNX Runtime": timed(onnx_path, batches)}
+
+    def torch_path(batch: list[np.ndarray]) -> None:
+        mel, longer = batch_inputs(batch, frontend)
+        with torch.no_grad():
+            model(torch.from_numpy(mel), torch.from_numpy(longer))
+
+    results["rtloop PyTorch"] = timed(torch_path, batches)
+    htsat = laion_clap_branch()
+    if htsat is not None:
+        class Cfg:
+            mel_bins, sample_rate, window_size, hop_size, fmin, fmax = 64, 48000, 1024, 480, 50, 14000
+            class_num, model_name = 527, "tiny"
+
+        branch = htsat.create_htsat_model(Cfg, enable_fusion=True, fusion_type="aff_2d").eval()
+        projection = model.audio_projection
+
+        def clap_path(batch: list[np.ndarray]) -> None:
+            mel, longer = batch_inputs(batch, frontend)
+            with torch.no_grad():
+                latent = branch({"mel_fusion": torch.from_numpy(mel), "longer": torch.from_numpy(longer)}, device="cpu")
+                torch.nn.functional.normalize(projection(latent["embedding"]), dim=-1)
+
+        results["laion-clap PyTorch"] = timed(clap_path, batches)
+    print(f"{args.loops} loops of {2 * bars} s, batch {args.batch}, HTS-AT-tiny + fusion, {os.cpu_count()} CPU threads")
+    base = results.get("laion-clap PyTorch", results["rtloop PyTorch"])
+    for name, seconds in results.items():
+        print(f"  {name:<22} {args.loops / seconds:7.2f} loops/s   {base / seconds:5.2f}x laion-clap")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
