@@ -14,6 +14,7 @@ All three embed the same loops with the same random HTS-AT-tiny+fusion weights:
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import os
 import sys
@@ -47,8 +48,6 @@ def laion_clap_branch() -> types.ModuleType | None:
         package = types.ModuleType(name)
         package.__path__ = [str(path)]
         sys.modules[name] = package
-    import importlib
-
     return importlib.import_module("laion_clap.clap_module.htsat")
 
 
@@ -93,6 +92,7 @@ def main() -> int:
     results["rtloop PyTorch"] = timed(torch_path, batches)
     htsat = laion_clap_branch()
     if htsat is not None:
+
         class Cfg:
             mel_bins, sample_rate, window_size, hop_size, fmin, fmax = 64, 48000, 1024, 480, 50, 14000
             class_num, model_name = 527, "tiny"

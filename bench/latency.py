@@ -41,7 +41,9 @@ def main() -> int:
         sf.write(take, np.concatenate([bass_loop(args.bpm, 1, 48000, rng) for _ in range(args.bars + 3)]), 48000)
         jackd = subprocess.Popen(
             ["jackd", "-n", "rtloop-bench", "--realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         procs = [jackd]
         try:
@@ -68,7 +70,10 @@ def main() -> int:
                     proc.terminate()
                     proc.wait(timeout=10)
     summary = out[out.index("loops scored:") :] if "loops scored:" in out else out[-2000:]
-    print(f"HTS-AT-tiny (fusion) on CPU, 1 scoring thread, {args.bars} bars of {240 / args.bpm:.2f} s, JACK dummy 48 kHz/256")
+    print(
+        f"HTS-AT-tiny (fusion) on CPU, 1 scoring thread, {args.bars} bars of {240 / args.bpm:.2f} s, "
+        "JACK dummy 48 kHz/256"
+    )
     print(summary.strip())
     return 0
 

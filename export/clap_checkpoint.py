@@ -110,7 +110,9 @@ def load_encoder_weights(model: HTSATEncoder, state: Mapping[str, torch.Tensor])
             "fusion was asked for, but this checkpoint has no trained fusion layers; pass --no-fusion"
         )
     if fusion and not cfg.fusion:
-        audio = {k: v for k, v in audio.items() if not k.startswith(("patch_embed.mel_conv2d.", "patch_embed.fusion_model."))}
+        audio = {
+            k: v for k, v in audio.items() if not k.startswith(("patch_embed.mel_conv2d.", "patch_embed.fusion_model."))
+        }
     expected = model.state_dict()
     missing = sorted(set(expected) - set(audio))
     unexpected = sorted(set(audio) - set(expected))

@@ -18,7 +18,6 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from torch import nn
-
 from tqdm import tqdm
 
 OPSET = 17
@@ -65,7 +64,9 @@ class _Stack(nn.Module):
         self.norms = nn.ModuleList(nn.BatchNorm1d(d, eps=1e-4, affine=False) for d in dims[1:-1])
         self.act = nn.LeakyReLU(0.01)
 
-    def forward(self, x: torch.Tensor, skips: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward(
+        self, x: torch.Tensor, skips: list[torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Run the stack; returns the output and each hidden activation. ``skips`` are added to the
         hidden activations (deepest first) before the nonlinearity's successor layer reads them."""
         hidden: list[torch.Tensor] = []
@@ -206,20 +207,34 @@ class DeepSVDD:
         gen = torch.Generator().manual_seed(self.seed)
         x, x_val = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(X_val, dtype=torch.float32)
         settings = dict(
-            patience=self.patience, lr=self.lr, weight_decay=self.weight_decay, batch_size=self.batch_size, generator=gen
+            patience=self.patience,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            generator=gen,
         )
         ae = AutoEncoder(x.shape[1], self.hidden, self.residual)
         self.pretrain_history_ = _train_early_stopping(
-            ae, lambda b: ((ae(b) - b) ** 2).sum(dim=1).mean(), x, x_val,
-            epochs=self.pretrain_epochs, desc="AE pre-training", **settings,  # type: ignore[arg-type]
+            ae,
+            lambda b: ((ae(b) - b) ** 2).sum(dim=1).mean(),
+            x,
+            x_val,
+            epochs=self.pretrain_epochs,
+            desc="AE pre-training",
+            **settings,  # type: ignore[arg-type]
         )
         encoder = ae.encoder
         with torch.no_grad():
             c = center_with_eps(encoder(x)[0].mean(dim=0), self.eps)
         self.c_ = c
         self.history_ = _train_early_stopping(
-            encoder, lambda b: ((encoder(b)[0] - c) ** 2).sum(dim=1).mean(), x, x_val,
-            epochs=self.epochs, desc="Deep SVDD", **settings,  # type: ignore[arg-type]
+            encoder,
+            lambda b: ((encoder(b)[0] - c) ** 2).sum(dim=1).mean(),
+            x,
+            x_val,
+            epochs=self.epochs,
+            desc="Deep SVDD",
+            **settings,  # type: ignore[arg-type]
         )
         self.scorer_ = _SVDDScore(encoder, c).eval()
         self.n_features_in_ = x.shape[1]
@@ -319,9 +334,7 @@ class IForest:
         scores = next(o.name for o in graph.graph.output if o.name != "label")
         flat = onnx.helper.make_node("Flatten", [scores], ["score_2d"], axis=0)
         graph.graph.node.extend([flat, onnx.helper.make_node("Neg", ["score_2d"], ["score_neg"])])
-        graph.graph.node.append(
-            onnx.helper.make_node("Squeeze", ["score_neg", "squeeze_axes"], ["score"])
-        )
+        graph.graph.node.append(onnx.helper.make_node("Squeeze", ["score_neg", "squeeze_axes"], ["score"]))
         graph.graph.initializer.append(onnx.numpy_helper.from_array(np.array([0], dtype=np.int64), "squeeze_axes"))
         del graph.graph.output[:]
         graph.graph.output.append(onnx.helper.make_tensor_value_info("score", onnx.TensorProto.FLOAT, ["batch"]))

@@ -74,9 +74,12 @@ def fetch_checkpoint(name: str, cache_dir: Path, base_url: str = HF_BASE_URL, ti
                 offset = 0
             length = response.headers.get("Content-Length")
             total = offset + int(length) if length else None
-            with part.open("ab" if offset else "wb") as out, tqdm(
-                total=total, initial=offset, unit="B", unit_scale=True, desc=f"downloading {name}", disable=None
-            ) as bar:
+            with (
+                part.open("ab" if offset else "wb") as out,
+                tqdm(
+                    total=total, initial=offset, unit="B", unit_scale=True, desc=f"downloading {name}", disable=None
+                ) as bar,
+            ):
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
                     bar.update(len(block))

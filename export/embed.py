@@ -59,7 +59,12 @@ class Embedder:
     """
 
     def __init__(
-        self, model: HTSATEncoder, frontend: FrontEndConfig, fingerprint: str, cache_dir: Path | None, batch_size: int = 8
+        self,
+        model: HTSATEncoder,
+        frontend: FrontEndConfig,
+        fingerprint: str,
+        cache_dir: Path | None,
+        batch_size: int = 8,
     ) -> None:
         self.model = model
         self.frontend = frontend

@@ -80,6 +80,7 @@ def report(results: list[Evaluation]) -> str:
     """A plain-text table of the metrics and score distributions."""
     lines = [f"{'bundle':<40} {'ROC-AUC':>8} {'PR-AUC':>8} {'normal median [IQR]':>28} {'anomalous median [IQR]':>28}"]
     for r in results:
+
         def dist(x: np.ndarray) -> str:
             q1, q2, q3 = np.quantile(x, [0.25, 0.5, 0.75])
             return f"{q2:.4g} [{q1:.4g}, {q3:.4g}]"

@@ -178,7 +178,9 @@ class SwinStage(nn.Module):
     def __init__(self, dim: int, resolution: int, depth: int, num_heads: int, cfg: HTSATConfig, merge: bool):
         super().__init__()
         self.blocks = nn.ModuleList(
-            SwinBlock(dim, resolution, num_heads, cfg.window_size, 0 if i % 2 == 0 else cfg.window_size // 2, cfg.mlp_ratio)
+            SwinBlock(
+                dim, resolution, num_heads, cfg.window_size, 0 if i % 2 == 0 else cfg.window_size // 2, cfg.mlp_ratio
+            )
             for i in range(depth)
         )
         self.downsample = PatchMerging(resolution, dim) if merge else None

@@ -68,9 +68,7 @@ def check_parity(
     report = {
         "latent_cosine_min": float(cosine(torch_latent, onnx_latent).min()),
         "embedding_cosine_min": float(cosine(torch_embedding, onnx_embedding).min()),
-        "score_rel_max": float(
-            np.max(np.abs(torch_scores - onnx_scores) / np.maximum(np.abs(torch_scores), 1e-12))
-        ),
+        "score_rel_max": float(np.max(np.abs(torch_scores - onnx_scores) / np.maximum(np.abs(torch_scores), 1e-12))),
     }
     ok = (
         report["latent_cosine_min"] >= EMBED_COSINE_MIN

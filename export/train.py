@@ -19,7 +19,7 @@ import torch
 from export.clap_checkpoint import build_encoder, default_checkpoint, fingerprint
 from export.detectors import Detector, make_detector
 from export.download import fetch_checkpoint
-from export.embed import Embedder, EmbeddedSet, torch_embed
+from export.embed import EmbeddedSet, Embedder, torch_embed
 from export.htsat import HTSATEncoder, htsat_config
 from export.onnx_export import check_parity, export_encoder
 from rtloop.audio_io import find_audio_files, load_audio
@@ -119,39 +119,42 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         export_encoder(model, staging / ENCODER_FILE, frontend.channels, frontend.chunk_frames)
         detector.to_onnx(staging / DETECTOR_FILE)
         parity, selftest_scores = _parity(model, detector, loops, staging, frontend, cfg.features)
-        write_manifest(staging, {
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "frontend": frontend.to_dict(),
-            "encoder": {
-                "config": encoder_cfg.to_dict(),
-                "pretrained": checkpoint is not None,
-                "checkpoint": None if checkpoint is None else {"name": checkpoint.name},
-                "fingerprint": encoder_fp,
-                "seed": cfg.seed,
+        write_manifest(
+            staging,
+            {
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "frontend": frontend.to_dict(),
+                "encoder": {
+                    "config": encoder_cfg.to_dict(),
+                    "pretrained": checkpoint is not None,
+                    "checkpoint": None if checkpoint is None else {"name": checkpoint.name},
+                    "fingerprint": encoder_fp,
+                    "seed": cfg.seed,
+                },
+                "features": cfg.features,
+                "detector": detector.manifest(),
+                "calibration": calibration.to_dict(),
+                "bars_hint": cfg.bars_hint,
+                "training": {
+                    "n_files": len(paths),
+                    "n_fit": len(fit_idx),
+                    "n_val": len(val_idx),
+                    "skipped": [{"file": str(p), "reason": r} for p, r in loops.skipped],
+                    "seconds": _summary(loops.durations),
+                    "val_scores": _summary(list(val_scores)),
+                    "train_seconds": round(time.monotonic() - started, 1),
+                },
+                "parity": parity,
+                "selftest": {"scores": selftest_scores},
+                "versions": {
+                    "python": platform.python_version(),
+                    "torch": torch.__version__,
+                    "onnx": onnx.__version__,
+                    "onnxruntime": onnxruntime.__version__,
+                    "numpy": np.__version__,
+                },
             },
-            "features": cfg.features,
-            "detector": detector.manifest(),
-            "calibration": calibration.to_dict(),
-            "bars_hint": cfg.bars_hint,
-            "training": {
-                "n_files": len(paths),
-                "n_fit": len(fit_idx),
-                "n_val": len(val_idx),
-                "skipped": [{"file": str(p), "reason": r} for p, r in loops.skipped],
-                "seconds": _summary(loops.durations),
-                "val_scores": _summary(list(val_scores)),
-                "train_seconds": round(time.monotonic() - started, 1),
-            },
-            "parity": parity,
-            "selftest": {"scores": selftest_scores},
-            "versions": {
-                "python": platform.python_version(),
-                "torch": torch.__version__,
-                "onnx": onnx.__version__,
-                "onnxruntime": onnxruntime.__version__,
-                "numpy": np.__version__,
-            },
-        })
+        )
         Scorer(load_bundle(staging)).self_test()
         if cfg.output.exists():
             shutil.rmtree(cfg.output)

@@ -21,6 +21,7 @@ class AudioSource(Protocol):
     sample_rate: int
     xruns: int
     last_xrun_frame: int
+    reopenable: bool
 
     def start(self) -> None: ...
 
@@ -33,6 +34,8 @@ class AudioSource(Protocol):
     def failure(self) -> str | None: ...
 
     def exhausted(self) -> bool: ...
+
+    def reopen(self) -> None: ...
 
     def callback_durations(self) -> np.ndarray: ...
 
@@ -101,7 +104,7 @@ def find_input_device(spec: str | None) -> tuple[int, str, int, float]:
 
 
 class SoundDeviceInput:
-    """A PortAudio input stream that copies one channel into the ring.
+    """A PortAudio input stream that copies one channel into the ring; reopened if it vanishes.
 
     Args:
         device: index or name substring (None: default input).
@@ -111,11 +114,12 @@ class SoundDeviceInput:
         blocksize: frames per callback (0: PortAudio's choice).
     """
 
-    def __init__(self, device: str | None, channel: int = 1, sample_rate: int | None = None, blocksize: int = 0) -> None:
-        sd = _import_sounddevice()
-        index, self.name, channels, default_rate = find_input_device(device)
-        if not 1 <= channel <= channels:
-            raise DeviceError(f"{self.name} has {channels} input channel(s); --channel {channel} does not exist")
+    def __init__(
+        self, device: str | None, channel: int = 1, sample_rate: int | None = None, blocksize: int = 0
+    ) -> None:
+        self.device, self.channel, self.blocksize = device, channel, blocksize
+        self.reopenable = True
+        _, self.name, _, default_rate = find_input_device(device)
         self.sample_rate = int(sample_rate or default_rate)
         self.ring = RingBuffer(int(RING_SECONDS * self.sample_rate))
         self.xruns = 0
@@ -125,12 +129,19 @@ class SoundDeviceInput:
         self._column = channel - 1
         self._timeline = _Timeline(self.sample_rate)
         self._error: str | None = None
+        self._stream = self._open()
+
+    def _open(self) -> Any:
+        sd = _import_sounddevice()
+        index, self.name, channels, _ = find_input_device(self.device)
+        if not 1 <= self.channel <= channels:
+            raise DeviceError(f"{self.name} has {channels} input channel(s); --channel {self.channel} does not exist")
         try:
-            self._stream = sd.InputStream(
+            return sd.InputStream(
                 device=index,
-                channels=channel,
+                channels=self.channel,
                 samplerate=self.sample_rate,
-                blocksize=blocksize,
+                blocksize=self.blocksize,
                 dtype="float32",
                 latency="high",
                 callback=self._callback,
@@ -138,6 +149,23 @@ class SoundDeviceInput:
             )
         except sd.PortAudioError as exc:
             raise DeviceError(f"cannot open {self.name} at {self.sample_rate} Hz: {exc}") from exc
+
+    def reopen(self) -> None:
+        """Open the device again after it vanished (PortAudio rescans devices first).
+
+        Raises:
+            DeviceError: still not there.
+        """
+        sd = _import_sounddevice()
+        try:
+            self._stream.close(ignore_errors=True)
+        except sd.PortAudioError:
+            pass
+        sd._terminate()  # sounddevice's documented way to refresh PortAudio's device list
+        sd._initialize()
+        self._stream = self._open()
+        self.last_xrun_frame = self.ring.written  # the gap: no window across it gets a score
+        self.start()
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         """Thread: PortAudio's audio thread. Copies into the ring and notes timing; no locks, no I/O,
@@ -199,6 +227,7 @@ class ArrayInput:
 
     def __init__(self, wave: np.ndarray, sample_rate: int, speed: float = 1.0, loop: bool = False, block: int = 1024):
         self.wave = np.ascontiguousarray(wave, dtype=np.float32)
+        self.reopenable = False
         self.sample_rate = sample_rate
         self.speed = speed
         self.loop = loop
@@ -243,6 +272,10 @@ class ArrayInput:
 
     def failure(self) -> str | None:
         return None
+
+    def reopen(self) -> None:
+        """A waveform cannot vanish: nothing to reopen."""
+        raise DeviceError("replayed audio cannot be reopened")
 
     def exhausted(self) -> bool:
         """True once the whole waveform has been written (never when looping)."""

@@ -119,5 +119,11 @@ def load_bundle(path: Path) -> Bundle:
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` with the sha256 of every ONNX file in ``path``."""
     files = {p.name: sha256_file(p) for p in sorted(path.glob("*.onnx"))}
-    full = {"format": FORMAT, "format_version": FORMAT_VERSION, "rtloop_version": __version__, **manifest, "files": files}
+    full = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "rtloop_version": __version__,
+        **manifest,
+        "files": files,
+    }
     (path / MANIFEST).write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +16,14 @@ from rtloop.bundle import load_bundle
 from rtloop.errors import AudioError, RtloopError
 from rtloop.midi_input import APIS
 from rtloop.osc_io import parse_host_port
-from rtloop.osc_spec import DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_OSC_HOST, DEFAULT_OSC_PORT, DEFAULT_PREFIX
+from rtloop.osc_spec import (
+    DEFAULT_CONTROL_HOST,
+    DEFAULT_CONTROL_PORT,
+    DEFAULT_OSC_HOST,
+    DEFAULT_OSC_PORT,
+    DEFAULT_PREFIX,
+)
+from rtloop.takes import TakesConfig, plot_session, read_session
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="rtloop", description="A real-time variation meter for musical loops.")
     parser.add_argument("--version", action="version", version=f"rtloop {__version__}")
+    parser.add_argument("--config", type=Path, help="TOML file holding a command and its options (see docs/service.md)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
 
@@ -67,16 +77,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run(sub)
     _add_demo(sub)
+
+    p = sub.add_parser("takes", help="list a takes folder's loops by score; --plot the session")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--top", type=int, default=20, help="how many loops to list (default 20)")
+    p.add_argument("--plot", type=Path, help="write a PNG of variation over the session")
     return parser
+
+
+def _seconds(text: str) -> float:
+    """``"4s"``, ``"4"`` or ``"0.5s"`` -> seconds."""
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 4s") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("a duration must be positive")
+    return value
 
 
 def _add_osc_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--osc", action="append", metavar="HOST:PORT",
+        "--osc",
+        action="append",
+        metavar="HOST:PORT",
         help=f"OSC destination, repeatable (default {DEFAULT_OSC_HOST}:{DEFAULT_OSC_PORT})",
     )
     p.add_argument(
-        "--control", default=f"{DEFAULT_CONTROL_HOST}:{DEFAULT_CONTROL_PORT}", metavar="HOST:PORT",
+        "--control",
+        default=f"{DEFAULT_CONTROL_HOST}:{DEFAULT_CONTROL_PORT}",
+        metavar="HOST:PORT",
         help="where to listen for OSC control (default loopback only); 'off' to disable",
     )
     p.add_argument("--prefix", default=DEFAULT_PREFIX, help="OSC address prefix")
@@ -95,13 +125,19 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--midi-api", default="default", choices=list(APIS))
     p.add_argument("--midi-virtual", action="store_true", help="create a MIDI input port for the clock source")
     p.add_argument("--bpm", type=float, help="internal clock at this tempo (no MIDI clock)")
+    p.add_argument("--window", type=_seconds, help="no clock at all: score the last WINDOW seconds (e.g. 4s) ...")
     p.add_argument("--bars", type=int, help="bars per scored loop (default: the bundle's bars hint, else 2)")
-    p.add_argument("--hop", type=int, default=1, help="score every HOP bars (default every bar)")
+    p.add_argument("--hop", default="1", help="score every HOP bars (default 1); with --window, every HOP seconds (1s)")
     p.add_argument("--beats-per-bar", type=int, default=4)
     p.add_argument("--latency-ms", type=float, default=0.0, help="input latency to compensate")
     p.add_argument("--speed", type=float, default=1.0, help="with --file: replay this many times faster")
     p.add_argument("--provider", action="append", help="onnxruntime execution provider (default: CUDA if present, CPU)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for scoring (default 1: leaves cores to audio)")
+    p.add_argument("--takes", type=Path, help="keep flagged loops as WAV files here, with a session log")
+    p.add_argument("--takes-all", action="store_true", help="keep every loop, not only flagged ones")
+    p.add_argument(
+        "--takes-max-mb", type=float, default=2048.0, help="size cap of the takes folder (oldest unflagged go first)"
+    )
     _add_osc_options(p)
 
 
@@ -228,17 +264,69 @@ def _run(args: argparse.Namespace) -> int:
     from rtloop.live import RunConfig, build_daemon, run_until_signal
 
     osc, control = _osc_settings(args)
+    try:
+        hop_seconds = _seconds(args.hop) if args.window else 1.0
+        hop_bars = 1 if args.window else int(args.hop)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise RtloopError(f"--hop {args.hop!r}: {exc}") from None
+    takes = None
+    if args.takes:
+        takes = TakesConfig(args.takes, keep_all=args.takes_all, max_bytes=int(args.takes_max_mb * 1024**2))
     cfg = RunConfig(
-        bundle=args.bundle, osc=osc, control=control, prefix=args.prefix, input=args.input, channel=args.channel,
-        sample_rate=args.samplerate, blocksize=args.blocksize, file=args.file, speed=args.speed, midi=args.midi,
-        midi_api=args.midi_api, midi_virtual=args.midi_virtual, bpm=args.bpm, bars=args.bars, hop=args.hop,
-        beats_per_bar=args.beats_per_bar, latency_ms=args.latency_ms,
-        providers=tuple(args.provider) if args.provider else None, threads=args.threads,
+        bundle=args.bundle,
+        osc=osc,
+        control=control,
+        prefix=args.prefix,
+        input=args.input,
+        channel=args.channel,
+        sample_rate=args.samplerate,
+        blocksize=args.blocksize,
+        file=args.file,
+        speed=args.speed,
+        midi=args.midi,
+        midi_api=args.midi_api,
+        midi_virtual=args.midi_virtual,
+        bpm=args.bpm,
+        bars=args.bars,
+        hop=hop_bars,
+        beats_per_bar=args.beats_per_bar,
+        latency_ms=args.latency_ms,
+        window_s=args.window,
+        window_hop_s=hop_seconds,
+        takes=takes,
+        providers=tuple(args.provider) if args.provider else None,
+        threads=args.threads,
     )
     daemon, midi = build_daemon(cfg)
+    if takes is not None and sys.stdin is not None and sys.stdin.isatty():
+        print("press Enter to mark the last loop as a take")
+        threading.Thread(target=_marks_from_terminal, args=(daemon.requests,), daemon=True).start()
     summary = run_until_signal(daemon, midi)
     print(summary.render())
     return 1 if summary.reason else 0
+
+
+def _marks_from_terminal(requests: collections.deque) -> None:
+    """Thread: each line typed in the terminal asks the worker to mark the last loop."""
+    for _line in sys.stdin:
+        requests.append(("/mark", None))
+
+
+def _takes(args: argparse.Namespace) -> int:
+    try:
+        records = read_session(args.folder)
+    except FileNotFoundError as exc:
+        raise RtloopError(str(exc)) from None
+    loops = [r for r in records if r.event == "loop"]
+    marked = {r.bar for r in records if r.event == "mark"}
+    print(f"{args.folder}: {len(loops)} loops, {sum(r.flagged for r in loops)} over threshold, {len(marked)} marked")
+    for r in sorted(loops, key=lambda r: r.score, reverse=True)[: args.top]:
+        tags = ("  FLAG" if r.flagged else "") + ("  MARKED" if r.bar in marked else "")
+        print(f"  bar {r.bar:>5}  {r.wall_time}  score {r.score:10.4g}  variation {r.variation:.2f}{tags}  {r.file}")
+    if args.plot:
+        plot_session(records, 0.5, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -255,13 +343,57 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "train": _train, "score": _score, "eval": _eval, "verify": _verify,
-    "devices": _devices, "run": _run, "demo": _demo,
+    "train": _train,
+    "score": _score,
+    "eval": _eval,
+    "verify": _verify,
+    "devices": _devices,
+    "run": _run,
+    "demo": _demo,
+    "takes": _takes,
 }
+
+
+def config_argv(path: Path) -> list[str]:
+    """A TOML config file as command-line words: ``command`` and ``bundle`` first, then one option per
+    key (``key = value`` -> ``--key value``, ``true`` -> ``--key``, lists repeat the option).
+
+    Raises:
+        RtloopError: unreadable file or a value of an unsupported type.
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RtloopError(f"config {path}: {exc}") from exc
+    argv = [str(data.pop("command", "run"))]
+    if "bundle" in data:
+        argv.append(str(data.pop("bundle")))
+    for key, value in data.items():
+        option = "--" + key.replace("_", "-")
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if item is True:
+                argv.append(option)
+            elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
+                argv += [option, str(item)]
+            elif item is not False:
+                raise RtloopError(f"config {path}: {key} = {item!r} is not a string, number or true/false")
+    return argv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "--config":
+        try:
+            argv = config_argv(Path(argv[1])) + argv[2:]
+        except RtloopError as exc:
+            print(f"rtloop: error: {exc}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

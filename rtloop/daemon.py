@@ -15,16 +15,20 @@ import numpy as np
 
 from rtloop.audio_input import AudioSource
 from rtloop.audio_io import resample
+from rtloop.bundle import Bundle
 from rtloop.clock import ClockEvent, ClockFollower, MidiClockReceiver
+from rtloop.errors import RtloopError
 from rtloop.osc_io import ControlServer, OscOut
 from rtloop.ring import ReadStatus
-from rtloop.bundle import Bundle
 from rtloop.scorer import Scores
-from rtloop.segmenter import InternalClock, Segmenter, Skip, Window
+from rtloop.segmenter import InternalClock, Segmenter, Skip, TimeWindows, Window
+from rtloop.takes import TakeKeeper
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.005
-STATUS_EVERY = 1.0
+STATUS_EVERY = 1.0  # /status doubles as the heartbeat
+KEEP_RESULTS = 10_000  # bounded: a run may last for days
+MAX_BACKOFF = 30.0
 # The audio callback needs the GIL; a worker thread holds it for up to the switch interval (5 ms by
 # default, about one JACK period at 256 frames). Asking for it back after 0.5 ms keeps the callback
 # on time while the worker scores.
@@ -57,19 +61,25 @@ class LoopResult:
 
 @dataclass
 class Summary:
-    """What a run did, printed at the end."""
+    """What a run did, printed at the end; keeps the last 10 000 results and skips."""
 
-    results: list[LoopResult] = field(default_factory=list)
+    results: collections.deque[LoopResult] = field(default_factory=lambda: collections.deque(maxlen=KEEP_RESULTS))
+    scored: int = 0
     skipped: collections.Counter[str] = field(default_factory=collections.Counter)
-    skipped_bars: list[tuple[int, str]] = field(default_factory=list)
+    skipped_bars: collections.deque[tuple[int, str]] = field(
+        default_factory=lambda: collections.deque(maxlen=KEEP_RESULTS)
+    )
     xruns: int = 0
+    gaps: list[float] = field(default_factory=list)  # seconds without audio input, per outage
     callback_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
     reason: str | None = None  # set when the run ended because something failed
 
     def render(self) -> str:
-        lines = [f"loops scored: {len(self.results)}", f"bars skipped: {sum(self.skipped.values())}"]
+        lines = [f"loops scored: {self.scored}", f"bars skipped: {sum(self.skipped.values())}"]
         lines += [f"  {n} x {why}" for why, n in self.skipped.most_common()]
         lines.append(f"input overflows (xruns): {self.xruns}")
+        if self.gaps:
+            lines.append(f"audio input outages: {len(self.gaps)}, {sum(self.gaps):.1f} s in all")
         if self.callback_seconds.size:
             p50, p99 = np.percentile(self.callback_seconds * 1000.0, [50, 99])
             lines.append(f"audio callback duration: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
@@ -94,9 +104,10 @@ class Daemon:
     Args:
         scorer: ONNX sessions of the bundle (warmed up here before the first bar).
         audio: started by :meth:`run`.
-        clock: a MIDI clock (receiver + follower) or an :class:`InternalClock`.
-        segmenter: window length, hop and latency compensation.
+        clock: a MIDI clock (receiver + follower), an :class:`InternalClock`, or :class:`TimeWindows`.
+        segmenter: window length, hop and latency compensation (bar clocks).
         osc: destinations; control: optional control server.
+        takes: optional keeper of takes and the session log.
         print_line: where the per-loop terminal lines go.
     """
 
@@ -104,10 +115,11 @@ class Daemon:
         self,
         scorer: LoopScorer,
         audio: AudioSource,
-        clock: tuple[MidiClockReceiver, ClockFollower] | InternalClock,
+        clock: tuple[MidiClockReceiver, ClockFollower] | InternalClock | TimeWindows,
         segmenter: Segmenter,
         osc: OscOut,
         control: ControlServer | None = None,
+        takes: TakeKeeper | None = None,
         print_line: Callable[[str], None] = print,
     ) -> None:
         self.scorer = scorer
@@ -116,9 +128,11 @@ class Daemon:
         self.segmenter = segmenter
         self.osc = osc
         self.control = control
+        self.takes = takes
         self.print_line = print_line
         self.armed = True
         self.summary = Summary()
+        self.requests: collections.deque[tuple[str, int | None]] = collections.deque(maxlen=64)
         self._pending: collections.deque[Window] = collections.deque()
         self._status = ""
         self._status_sent = 0.0
@@ -163,6 +177,13 @@ class Daemon:
             self._set_status("clock_lost", force=True)
 
     def _poll_clock(self) -> None:
+        if isinstance(self.clock, TimeWindows):
+            for window in self.clock.windows_until(self.audio.ring.written):
+                if self.armed:
+                    self._pending.append(window)
+                else:
+                    self._skip(window.last_bar, "disarmed")
+            return
         if isinstance(self.clock, InternalClock):
             for bar, frame in self.clock.boundaries_until(self.audio.ring.written):
                 self._on_boundary(bar, frame, self.clock.bpm)
@@ -174,21 +195,34 @@ class Daemon:
             self._on_clock_event(event)
 
     def _poll_control(self) -> None:
-        if self.control is None:
+        sources = [self.requests] + ([self.control.commands] if self.control is not None else [])
+        for queue in sources:
+            while queue:
+                self._command(*queue.popleft())
+
+    def _command(self, name: str, value: int | None) -> None:
+        """Carry out one control message (OSC control, or ``requests`` from the terminal)."""
+        if name == "/ping":
+            self.osc.send("/pong", 1)
+        elif name == "/arm":
+            self.armed = bool(value)
+            self._set_status("running" if self.armed else "disarmed", force=True)
+        elif name == "/mark":
+            self.mark()
+        elif name == "/bars" and value is not None:
+            try:
+                self.segmenter.configure(value)
+                self.print_line(f"window: {value} bar(s)")
+            except ValueError as exc:
+                log.warning("ignored /bars %s: %s", value, exc)
+
+    def mark(self) -> None:
+        """Keep the last scored loop as a take and log the mark (OSC /mark, or Enter in the terminal)."""
+        if self.takes is None:
+            self.print_line("mark ignored: no --takes folder")
             return
-        while self.control.commands:
-            name, value = self.control.commands.popleft()
-            if name == "/ping":
-                self.osc.send("/pong", 1)
-            elif name == "/arm":
-                self.armed = bool(value)
-                self._set_status("running" if self.armed else "disarmed", force=True)
-            elif name == "/bars":
-                try:
-                    self.segmenter.configure(value)
-                    self.print_line(f"window: {value} bar(s)")
-                except ValueError as exc:
-                    log.warning("ignored /bars %s: %s", value, exc)
+        self.takes.mark()
+        self.print_line("marked the last loop")
 
     def _score_ready(self) -> None:
         """Score every pending window whose audio is in the ring (oldest first)."""
@@ -217,19 +251,55 @@ class Daemon:
         scores = self.scorer.score([wave])
         latency_ms = (time.monotonic() - self.audio.time_at(window.end)) * 1000.0
         result = LoopResult(
-            window.last_bar, window.bpm, float(scores.raw[0]), float(scores.variation[0]),
-            bool(scores.flagged[0]), latency_ms,
+            window.last_bar,
+            window.bpm,
+            float(scores.raw[0]),
+            float(scores.variation[0]),
+            bool(scores.flagged[0]),
+            latency_ms,
         )
         self.osc.send("/variation", result.variation)
-        for name, value in (("/score", result.raw), ("/flag", int(result.flagged)), ("/bar", result.bar),
-                            ("/tempo", result.bpm), ("/latency", result.latency_ms)):
+        for name, value in (
+            ("/score", result.raw),
+            ("/flag", int(result.flagged)),
+            ("/bar", result.bar),
+            ("/tempo", result.bpm),
+            ("/latency", result.latency_ms),
+        ):
             self.osc.send(name, value)
         self.summary.results.append(result)
+        self.summary.scored += 1
+        if self.takes is not None:
+            self.takes.add(audio, result.bar, result.bpm, result.raw, result.variation, result.flagged)
         flag = "  FLAG" if result.flagged else ""
         self.print_line(
-            f"bar {result.bar:>5}  {result.bpm:6.1f} bpm  score {result.raw:10.4g}  "
+            f"{'bar' if result.bpm else 'win'} {result.bar:>5}  {result.bpm:6.1f} bpm  score {result.raw:10.4g}  "
             f"{meter(result.variation)} {result.variation:.2f}{flag}  ({latency_ms:.0f} ms)"
         )
+
+    def _recover(self, failure: str, stop: threading.Event) -> bool:
+        """Reopen a vanished audio input with back-off (1, 2, 4 ... 30 s); False if it cannot be."""
+        if not self.audio.reopenable:
+            return False
+        self._set_status("audio_lost", force=True)
+        self.print_line(f"audio lost: {failure}; reopening")
+        self.segmenter.reset()
+        self._pending.clear()
+        lost_at, delay = time.monotonic(), 1.0
+        while not stop.wait(delay):
+            self._set_status("audio_lost")
+            try:
+                self.audio.reopen()
+            except RtloopError as exc:
+                log.info("audio input not back yet: %s", exc)
+                delay = min(2 * delay, MAX_BACKOFF)
+                continue
+            gap = time.monotonic() - lost_at
+            self.summary.gaps.append(gap)
+            self.print_line(f"audio input back after {gap:.1f} s")
+            self._set_status("running" if self.armed else "disarmed", force=True)
+            return True
+        return True
 
     def run(self, stop: threading.Event) -> Summary:
         """Warm up, start the audio, and serve until ``stop`` is set or the audio source fails."""
@@ -239,7 +309,7 @@ class Daemon:
         self.audio.start()
         if self.control is not None:
             self.control.start()
-        internal = isinstance(self.clock, InternalClock)
+        internal = isinstance(self.clock, (InternalClock, TimeWindows))
         self._set_status("running" if internal else "waiting_for_clock", force=True)
         try:
             while not stop.is_set():
@@ -247,9 +317,8 @@ class Daemon:
                 self._poll_clock()
                 self._score_ready()
                 failure = self.audio.failure()
-                if failure is not None:
+                if failure is not None and not self._recover(failure, stop):
                     self.summary.reason = failure
-                    self._set_status("audio_lost", force=True)
                     break
                 if self.audio.exhausted() and not self._pending:
                     break
@@ -260,6 +329,8 @@ class Daemon:
             self.audio.stop()
             if self.control is not None:
                 self.control.stop()
+            if self.takes is not None:
+                self.takes.close()
             self.summary.xruns = self.audio.xruns
             self.summary.callback_seconds = self.audio.callback_durations()
             if self.summary.reason is None:

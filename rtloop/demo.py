@@ -57,7 +57,10 @@ def report(summary: Summary) -> str:
     for bar, kind in PLANTED.items():
         r = by_bar.get(bar)
         if r is not None:
-            lines.append(f"  bar {bar:>3} {kind:<12} variation {r.variation:.2f}  score {r.raw:.4g}{'  FLAG' if r.flagged else ''}")
+            lines.append(
+                f"  bar {bar:>3} {kind:<12} variation {r.variation:.2f}  score {r.raw:.4g}"
+                + ("  FLAG" if r.flagged else "")
+            )
     if normal:
         lines.append(f"normal bars: {len(normal)}, variation median {np.median(normal):.2f}, max {max(normal):.2f}")
     lines.append(
@@ -81,8 +84,15 @@ def run_demo(
     bundle = demo_bundle(cache_dir)
     bars = max(2, int(seconds * BPM / 60.0 / 4))
     cfg = RunConfig(
-        bundle=bundle, osc=osc, control=control, wave=demo_stream(bars), speed=speed, loop=forever,
-        bpm=BPM, bars=1, hop=1,
+        bundle=bundle,
+        osc=osc,
+        control=control,
+        wave=demo_stream(bars),
+        speed=speed,
+        loop=forever,
+        bpm=BPM,
+        bars=1,
+        hop=1,
     )
     planted = ", ".join(f"{bar} ({kind})" for bar, kind in PLANTED.items() if bar <= bars or forever)
     print(f"playing {bars} bars at {BPM:.0f} bpm; deviations planted at bars {planted or 'none (play longer)'}")

@@ -9,9 +9,9 @@ Pure numpy, so the live daemon needs no torch. Two flavours match LAION-CLAP exa
 Loops up to 10 s are repeat-padded. ``pad="loop"`` (default) fills the 10 s with the loop cyclically,
 the last copy cut short; ``pad="repeatpad"`` is CLAP's rule: whole copies, then zeros. For loops
 CLAP's rule is a trap: a 2.0 s bar fills 10 s exactly, one frame more leaves 2 s of silence, so
-live bars whose length wobbles by a frame with the clock would score wildly differently. Longer loops become the fused input
-(global mel resized to 1001 frames + three 10 s chunks, one from each third) for fusion models, or
-their first 10 s for non-fusion models. CLAP picks chunks and crops at random; we always take the
+live bars whose length wobbles by a frame with the clock would score wildly differently.
+Longer loops become the fused input (global mel resized to 1001 frames + three 10 s chunks, one from
+each third) for fusion models, or their first 10 s for non-fusion models. CLAP picks chunks and crops at random; we always take the
 middle of each third and the start of the loop, so the same audio always gives the same input.
 """
 

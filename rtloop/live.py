@@ -19,7 +19,8 @@ from rtloop.errors import RtloopError
 from rtloop.midi_input import open_clock_input
 from rtloop.osc_io import ControlServer, OscOut
 from rtloop.scorer_process import ScorerProcess
-from rtloop.segmenter import InternalClock, Segmenter
+from rtloop.segmenter import InternalClock, Segmenter, TimeWindows
+from rtloop.takes import TakeKeeper, TakesConfig
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class RunConfig:
     beats_per_bar: int = 4
     latency_ms: float = 0.0
     lost_after: float = 0.5
+    window_s: float | None = None  # clock-free mode: score the last window_s seconds ...
+    window_hop_s: float = 1.0  # ... every window_hop_s seconds
+    takes: TakesConfig | None = None
     providers: tuple[str, ...] | None = None
     threads: int = 1
 
@@ -75,8 +79,13 @@ def build_daemon(cfg: RunConfig, print_line: Any = print) -> tuple[Daemon, Any]:
         clock = (receiver, ClockFollower(cfg.beats_per_bar, lost_after=cfg.lost_after))
     elif cfg.bpm is not None:
         clock = InternalClock(cfg.bpm, cfg.beats_per_bar, audio.sample_rate)
+    elif cfg.window_s is not None:
+        rate = audio.sample_rate
+        clock = TimeWindows(round(cfg.window_s * rate), round(cfg.window_hop_s * rate))
     else:
-        raise RtloopError("no clock: pass --midi PORT to follow a MIDI clock, or --bpm N for an internal one")
+        raise RtloopError(
+            "no clock: pass --midi PORT (MIDI clock), --bpm N (internal clock) or --window SECONDS (no clock)"
+        )
     segmenter = Segmenter(bars, cfg.hop, round(cfg.latency_ms * audio.sample_rate / 1000.0))
     control = ControlServer(*cfg.control, prefix=cfg.prefix) if cfg.control else None
     scorer = ScorerProcess(bundle, providers=list(cfg.providers) if cfg.providers else None, threads=cfg.threads)
@@ -88,7 +97,8 @@ def build_daemon(cfg: RunConfig, print_line: Any = print) -> tuple[Daemon, Any]:
         f"OSC to {', '.join(f'{h}:{p}' for h, p in cfg.osc)}"
         + (f"; control on {control.address[0]}:{control.address[1]}" if control else "")
     )
-    return Daemon(scorer, audio, clock, segmenter, osc, control, print_line), midi
+    takes = TakeKeeper(cfg.takes, audio.sample_rate) if cfg.takes else None
+    return Daemon(scorer, audio, clock, segmenter, osc, control, takes, print_line), midi
 
 
 def run_until_signal(daemon: Daemon, midi: Any, stop: threading.Event | None = None) -> Summary:

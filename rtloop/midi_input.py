@@ -7,8 +7,13 @@ from typing import Any
 from rtloop.clock import MidiClockReceiver
 from rtloop.errors import DeviceError
 
-APIS = {"default": "API_UNSPECIFIED", "alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK",
-        "coremidi": "API_MACOSX_CORE", "winmm": "API_WINDOWS_MM"}
+APIS = {
+    "default": "API_UNSPECIFIED",
+    "alsa": "API_LINUX_ALSA",
+    "jack": "API_UNIX_JACK",
+    "coremidi": "API_MACOSX_CORE",
+    "winmm": "API_WINDOWS_MM",
+}
 
 
 def _midi_in(api: str) -> Any:

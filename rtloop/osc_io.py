@@ -101,7 +101,9 @@ class ControlServer:
         try:
             self._server = BlockingOSCUDPServer((host, port), dispatcher)
         except OSError as exc:
-            raise DeviceError(f"cannot listen for OSC control on {host}:{port}: {exc.strerror}; pass --control") from exc
+            raise DeviceError(
+                f"cannot listen for OSC control on {host}:{port}: {exc.strerror}; pass --control"
+            ) from exc
         self.address = self._server.server_address
         self._thread = threading.Thread(target=self._server.serve_forever, name="osc-control", daemon=True)
 
@@ -124,4 +126,3 @@ class ControlServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-

@@ -27,18 +27,32 @@ class OscAddress:
 
 
 OUTPUT = (
-    OscAddress("/variation", "f", "0.0 .. 1.0", "every scored loop, first",
-               "calibrated variation: ~0.05 typical, 0.5 at the threshold, towards 1 far beyond"),
+    OscAddress(
+        "/variation",
+        "f",
+        "0.0 .. 1.0",
+        "every scored loop, first",
+        "calibrated variation: ~0.05 typical, 0.5 at the threshold, towards 1 far beyond",
+    ),
     OscAddress("/score", "f", ">= 0.0 (detector units)", "every scored loop", "raw anomaly score"),
     OscAddress("/flag", "i", "0 or 1", "every scored loop", "1 when the score is over the bundle's threshold"),
     OscAddress("/bar", "i", ">= 1", "every scored loop", "number of the last bar in the scored window"),
     OscAddress("/tempo", "f", "bpm", "every scored loop", "tempo of the clock at that bar"),
-    OscAddress("/latency", "f", "milliseconds", "every scored loop",
-               "from the bar boundary in the audio to this loop's messages leaving"),
-    OscAddress("/skipped", "i", ">= 0", "every bar that gets no score",
-               "number of the bar skipped (warming up, overrun, xrun, NaN input, disarmed)"),
-    OscAddress("/status", "s", " | ".join(STATUSES), "on every change, and once a second",
-               "what the daemon is doing"),
+    OscAddress(
+        "/latency",
+        "f",
+        "milliseconds",
+        "every scored loop",
+        "from the bar boundary in the audio to this loop's messages leaving",
+    ),
+    OscAddress(
+        "/skipped",
+        "i",
+        ">= 0",
+        "every bar that gets no score",
+        "number of the bar skipped (warming up, overrun, xrun, NaN input, disarmed)",
+    ),
+    OscAddress("/status", "s", " | ".join(STATUSES), "on every change, and once a second", "what the daemon is doing"),
     OscAddress("/pong", "i", "1", "in answer to /ping", "rtloop is alive"),
 )
 
@@ -46,6 +60,7 @@ CONTROL = (
     OscAddress("/bars", "i", "1 .. 64", "any time", "window length in bars, from the next bar on"),
     OscAddress("/arm", "i", "0 or 1", "any time", "1 scores loops, 0 pauses scoring (bars are reported as skipped)"),
     OscAddress("/ping", "", "", "any time", "answered with /pong on every destination"),
+    OscAddress("/mark", "", "", "any time", "keep the last scored loop as a take and log the mark (needs --takes)"),
 )
 
 OUTPUT_TYPES = {a.name: a.types for a in OUTPUT}

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 from multiprocessing.connection import Connection
 from pathlib import Path
+
 import numpy as np
 
 from rtloop.bundle import Bundle, load_bundle

@@ -85,3 +85,25 @@ class InternalClock:
             out.append((self._next_bar, start))
             self._next_bar += 1
         return out
+
+
+class TimeWindows:
+    """Clock-free windows (``--window 4s --hop 1s``): the last ``window`` frames, every ``hop`` frames.
+
+    Windows are numbered from 1 like bars, and carry no tempo.
+    """
+
+    def __init__(self, window_frames: int, hop_frames: int) -> None:
+        if window_frames < 1 or hop_frames < 1:
+            raise ValueError("window and hop must be positive")
+        self.window_frames = window_frames
+        self.hop_frames = hop_frames
+        self._next = 1
+
+    def windows_until(self, frame: int) -> list[Window]:
+        """Every window that ends by ``frame`` and was not returned yet."""
+        out = []
+        while (end := self.window_frames + (self._next - 1) * self.hop_frames) <= frame:
+            out.append(Window(self._next, end - self.window_frames, end, 0.0))
+            self._next += 1
+        return out

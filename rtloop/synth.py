@@ -58,7 +58,9 @@ def bass_loop(
         start = min(max(start, 0), total - 1)
         length = min(int(eighth * 1.8 * sample_rate), total - start)
         gain = 0.5 * (1.0 + 0.1 * rng.standard_normal()) * (1.2 if k % 2 == 0 else 0.9)
-        note = _square(freq, length, sample_rate) if deviation == "instrument" else pluck(freq, length, sample_rate, rng)
+        note = (
+            _square(freq, length, sample_rate) if deviation == "instrument" else pluck(freq, length, sample_rate, rng)
+        )
         out[start : start + length] += gain * note
     if deviation == "noise":
         a = int(rng.integers(0, total // 2))

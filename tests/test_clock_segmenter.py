@@ -126,7 +126,15 @@ def test_segmenter_windows_skips_and_hop() -> None:
     assert isinstance(seg.boundary(9, 9000, 120.0), Skip)
     hop = Segmenter(bars=2, hop=2)
     results = [hop.boundary(b, 1000 * b, 120.0) for b in range(1, 8)]
-    assert [type(r).__name__ for r in results] == ["NoneType", "NoneType", "Window", "NoneType", "Window", "NoneType", "Window"]
+    assert [type(r).__name__ for r in results] == [
+        "NoneType",
+        "NoneType",
+        "Window",
+        "NoneType",
+        "Window",
+        "NoneType",
+        "Window",
+    ]
     assert [r.last_bar for r in results if isinstance(r, Window)] == [2, 4, 6]
 
 

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.slow
 GROSS = [bar for bar, kind in PLANTED.items() if kind != "wrong_notes"]
 
 
-def test_demo_planted_gross_deviations_score_above_every_normal_bar(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_demo_planted_gross_deviations_score_above_every_normal_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     summary = run_demo(tmp_path, seconds=60, forever=False, osc=(("127.0.0.1", 9),), control=None, speed=8.0)
     by_bar = {r.bar: r for r in summary.results}
     assert set(by_bar) == set(range(1, 31))

@@ -28,8 +28,19 @@ def noise() -> np.ndarray:
 def test_log_mel_matches_librosa(cfg: FrontEndConfig, noise: np.ndarray) -> None:
     librosa = pytest.importorskip("librosa")
     power = librosa.feature.melspectrogram(
-        y=noise, sr=48000, n_fft=1024, hop_length=480, window="hann", center=True, pad_mode="reflect", power=2.0,
-        n_mels=64, fmin=50, fmax=14000, htk=cfg.mel_scale == "htk", norm=None if cfg.mel_scale == "htk" else "slaney",
+        y=noise,
+        sr=48000,
+        n_fft=1024,
+        hop_length=480,
+        window="hann",
+        center=True,
+        pad_mode="reflect",
+        power=2.0,
+        n_mels=64,
+        fmin=50,
+        fmax=14000,
+        htk=cfg.mel_scale == "htk",
+        norm=None if cfg.mel_scale == "htk" else "slaney",
     )
     expected = 10 * np.log10(np.maximum(power, 1e-10)).T
     got = log_mel(noise, cfg)

@@ -23,7 +23,16 @@ from rtloop.frontend import FrontEndConfig, log_mel  # noqa: E402
 
 
 class _ClapAudioCfg:
-    mel_bins, sample_rate, window_size, hop_size, fmin, fmax, class_num, model_name = 64, 48000, 1024, 480, 50, 14000, 527, "tiny"
+    mel_bins, sample_rate, window_size, hop_size, fmin, fmax, class_num, model_name = (
+        64,
+        48000,
+        1024,
+        480,
+        50,
+        14000,
+        527,
+        "tiny",
+    )
 
 
 def clap_state_dict(htsat: types.ModuleType, fusion: bool, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -44,7 +53,9 @@ def clap_state_dict(htsat: types.ModuleType, fusion: bool, seed: int = 0) -> dic
 
 def reference_embeddings(htsat: types.ModuleType, state: dict, fusion: bool, batch: dict) -> torch.Tensor:
     branch = htsat.create_htsat_model(_ClapAudioCfg, enable_fusion=fusion, fusion_type="aff_2d").eval()
-    branch.load_state_dict({k.removeprefix("audio_branch."): v for k, v in state.items() if k.startswith("audio_branch.")})
+    branch.load_state_dict(
+        {k.removeprefix("audio_branch."): v for k, v in state.items() if k.startswith("audio_branch.")}
+    )
     projection = torch.nn.Sequential(torch.nn.Linear(768, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512)).eval()
     projection.load_state_dict({k.removeprefix("audio_projection."): v for k, v in state.items() if "projection" in k})
     with torch.no_grad():

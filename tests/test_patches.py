@@ -54,7 +54,11 @@ def test_max_for_live_device_has_parameters_and_sends_control() -> None:
     names = {b.get("varname") for b in patch["boxes"].values()}
     assert {"Variation", "Smoothing", "Threshold", "Bars", "Arm"} <= names
     assert f"udpsend 127.0.0.1 {DEFAULT_CONTROL_PORT}" in patch["texts"]
-    sent = {t.split()[0] for b, t in zip(patch["boxes"].values(), patch["texts"], strict=True) if b["maxclass"] == "message" and t.startswith("/")}
+    sent = {
+        t.split()[0]
+        for b, t in zip(patch["boxes"].values(), patch["texts"], strict=True)
+        if b["maxclass"] == "message" and t.startswith("/")
+    }
     assert sent and sent <= ACCEPTED
     assert {"plugin~", "plugout~"} <= set(patch["texts"])
 
@@ -85,7 +89,9 @@ def test_pd_patch_routes_every_address_on_the_default_port() -> None:
 def test_headless_pd_prints_the_variation_values_rtloop_sends(trained_bundle: Path, tmp_path: Path) -> None:
     pd = subprocess.Popen(
         ["pd", "-nogui", "-stderr", "-noaudio", "-nomidi", "-open", str(PATCHES / "rtloop-meter.pd")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(pd.stdout), daemon=True)  # type: ignore[arg-type]
@@ -101,7 +107,14 @@ def test_headless_pd_prints_the_variation_values_rtloop_sends(trained_bundle: Pa
         witness = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
         threading.Thread(target=witness.serve_forever, daemon=True).start()
         argv = ["run", str(trained_bundle), "--file", str(take), "--bpm", "120", "--bars", "1", "--speed", "8"]
-        argv += ["--control", "off", "--osc", f"127.0.0.1:{DEFAULT_OSC_PORT}", "--osc", f"127.0.0.1:{witness.server_address[1]}"]
+        argv += [
+            "--control",
+            "off",
+            "--osc",
+            f"127.0.0.1:{DEFAULT_OSC_PORT}",
+            "--osc",
+            f"127.0.0.1:{witness.server_address[1]}",
+        ]
         assert main(argv) == 0
         time.sleep(1.0)
         witness.shutdown()

@@ -70,7 +70,10 @@ def test_planted_deviations_score_above_normal_loops(
 
 
 def test_score_reports_a_bad_file_and_goes_on(
-    trained_bundle: Path, loop_sets: dict[str, Path], bad_files: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture
+    trained_bundle: Path,
+    loop_sets: dict[str, Path],
+    bad_files: tuple[Path, dict[str, str]],
+    capsys: pytest.CaptureFixture,
 ) -> None:
     good = find_audio_files(loop_sets["normal"])[0]
     assert main(["score", str(trained_bundle), str(bad_files[0] / "nan.wav"), str(good)]) == 1
@@ -151,6 +154,9 @@ def test_user_mistakes_give_one_clear_line(
     few.mkdir()
     for p in find_audio_files(loop_sets["normal"])[:3]:
         (few / p.name).write_bytes(p.read_bytes())
-    assert main(["train", str(few), "-o", str(tmp_path / "y.rtloop"), "--random-encoder", "--cache-dir", str(cache_dir)]) == 2
+    assert (
+        main(["train", str(few), "-o", str(tmp_path / "y.rtloop"), "--random-encoder", "--cache-dir", str(cache_dir)])
+        == 2
+    )
     assert "at least 4 are needed" in capsys.readouterr().err
     assert not (tmp_path / "x.rtloop").exists() and not (tmp_path / "y.rtloop").exists()
