@@ -106,11 +106,11 @@ class ClockFollower:
         if status == CLOCK:
             return self._on_tick(now)
         if status == START:
-            self.running, self.position = True, 0
+            self.running, self.position, self._last_tick = True, 0, now
             self._ticks.clear()
             return [ClockEvent("start", now)]
         if status == CONTINUE:
-            self.running = True
+            self.running, self._last_tick = True, now  # the lost-clock timer starts afresh
             self._ticks.clear()
             return [ClockEvent("continue", now, bar=self.position // self.ticks_per_bar + 1)]
         if status == STOP:

@@ -12,14 +12,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from pythonosc.udp_client import SimpleUDPClient
 
 from rtloop.synth import bass_loop
+from rtloop.takes import read_session
 
 TOOLS = ("jackd", "jack_lsp", "jack_connect", "jack-play", "jack_midi_clock", "jack_transport", "oscdump")
 pytestmark = [
@@ -137,8 +139,16 @@ class Lines:
         return self.lines
 
 
-def run_rtloop(jack: Jack, bundle: Path, stream: Path, clock_args: list[str], script: list[tuple[float, str]]):  # type: ignore[no-untyped-def]
-    """Play ``stream`` and the MIDI clock through rtloop; ``script`` is (seconds, jack_transport command).
+def run_rtloop(  # type: ignore[no-untyped-def]
+    jack: Jack,
+    bundle: Path,
+    stream: Path,
+    clock_args: list[str],
+    script: list[tuple[float, str | Callable[[], None]]],
+    extra: tuple[str, ...] = ("--control", "off"),
+):
+    """Play ``stream`` and the MIDI clock through rtloop. ``script``: (seconds to wait, then a
+    jack_transport command or a function to call); ``extra``: more ``rtloop run`` options.
 
     Returns (OSC messages as (address, value) pairs, rtloop's stdout lines, its exit status).
     """
@@ -147,7 +157,7 @@ def run_rtloop(jack: Jack, bundle: Path, stream: Path, clock_args: list[str], sc
     osc_lines = Lines(dump)
     argv = [sys.executable, "-m", "rtloop.cli", "run", str(bundle), "--input", "system", "--midi-api", "jack"]
     argv += ["--midi-virtual", "--midi", "clock", "--bars", "1", "--latency-ms", str(PLAYER_LATENCY_MS)]
-    argv += ["--osc", f"127.0.0.1:{port}", "--control", "off"]
+    argv += ["--osc", f"127.0.0.1:{port}", *extra]
     rtloop = jack.spawn(argv, stdout=subprocess.PIPE, text=True, env={**jack.env, "PYTHONUNBUFFERED": "1"})
     out = Lines(rtloop)
     _wait_for(lambda: "status: waiting_for_clock" in out.lines, 60, "rtloop to start")
@@ -161,8 +171,11 @@ def run_rtloop(jack: Jack, bundle: Path, stream: Path, clock_args: list[str], sc
     assert transport.stdin is not None
     for delay, command in script:
         time.sleep(delay)
-        transport.stdin.write(command + "\n")
-        transport.stdin.flush()
+        if callable(command):
+            command()
+        else:
+            transport.stdin.write(command + "\n")
+            transport.stdin.flush()
     time.sleep(1.0)  # the last bar's scoring
     rtloop.send_signal(signal.SIGTERM)
     status = rtloop.wait(timeout=20)
@@ -242,3 +255,48 @@ def test_jack_end_to_end_follows_a_tempo_change(jack: Jack, trained_bundle: Path
     check_bars(messages, lines, status, min_bars=7)  # 4 bars at 120 bpm, then 3 or 4 at 90
     tempi = values(messages, "/rtloop/tempo")
     assert tempi[0] == pytest.approx(120.0, abs=1.0) and tempi[-1] == pytest.approx(90.0, abs=1.0), tempi
+
+
+def test_jack_takes_marks_and_a_clock_removed_and_recreated(
+    jack: Jack, trained_bundle: Path, stream: Path, tmp_path: Path
+) -> None:
+    """Takes for the planted bars only, a manual mark by OSC, and jack_midi_clock killed mid-run (its
+    port vanishes), reported as a lost clock, then started again: rtloop follows it and scores on."""
+    control = _free_udp_port()
+    takes = tmp_path / "takes"
+
+    def remove_clock() -> None:
+        clocks = [p for p in jack.procs if p.args[0] == "jack_midi_clock"]
+        clocks[-1].terminate()
+        clocks[-1].wait(timeout=5)
+
+    def mark() -> None:
+        SimpleUDPClient("127.0.0.1", control).send_message("/rtloop/mark", [])
+
+    script = [
+        (0.5, "play"),
+        (6.3, mark),  # bar 3 (planted) has been scored by now
+        (3.0, remove_clock),
+        (1.5, lambda: jack.spawn(["jack_midi_clock", "-b", "120", "-B", "rtloop:clock"])),
+        (0.5, "stop"),  # the new clock says Stop, Song Position and, once rolling, Continue
+        (0.5, "play"),
+        (9.0, "stop"),
+    ]
+    extra = ("--control", f"127.0.0.1:{control}", "--takes", str(takes))
+    messages, lines, status = run_rtloop(jack, trained_bundle, stream, ["-b", "120", "-B"], script, extra)
+    assert status == 0, "\n".join(lines)
+    statuses = values(messages, "/rtloop/status")
+    lost = statuses.index("clock_lost")
+    assert "running" in statuses[lost:], statuses  # reported, and followed again after re-creation
+    records = read_session(takes)
+    loops = [r for r in records if r.event == "loop"]
+    lost_line = lines.index("status: clock_lost")
+    resumed = [line for line in lines[lost_line:] if line.startswith("bar ") and "skipped" not in line]
+    assert len(resumed) >= 2, "\n".join(lines)  # scoring resumed after the clock came back
+    marks = [r for r in records if r.event == "mark"]
+    kept = {p.name for p in takes.glob("*.wav")}
+    assert len(marks) == 1 and marks[0].file in kept
+    for r in loops:  # a take for every flagged loop, none for the others but the marked one
+        assert (r.file in kept) == (r.flagged or r.file == marks[0].file), r
+    planted = [r for r in loops if r.bar == PLANTED_BARS[0]]  # scored before the clock was removed
+    assert len(planted) == 1 and planted[0].flagged and planted[0].file in kept, loops
