@@ -1,4 +1,4 @@
-"""The ``rtloop`` command: train, score, eval, verify (train and eval need ``rtloop[train]``)."""
+"""The ``rtloop`` command line: train, score, eval, verify, devices, run, demo and takes."""
 
 from __future__ import annotations
 

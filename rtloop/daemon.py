@@ -29,9 +29,9 @@ POLL_SECONDS = 0.005
 STATUS_EVERY = 1.0  # /status doubles as the heartbeat
 KEEP_RESULTS = 10_000  # bounded: a run may last for days
 MAX_BACKOFF = 30.0
-# The audio callback needs the GIL; a worker thread holds it for up to the switch interval (5 ms by
-# default, about one JACK period at 256 frames). Asking for it back after 0.5 ms keeps the callback
-# on time while the worker scores.
+# The audio callback needs the GIL; the worker loop (it polls and copies; scoring runs in a child
+# process) may hold it for up to the switch interval: 5 ms by default, about one JACK period at 256
+# frames. Asking for it back after 0.5 ms keeps the callback on time.
 SWITCH_INTERVAL = 0.0005
 
 

@@ -11,8 +11,9 @@ the last copy cut short; ``pad="repeatpad"`` is CLAP's rule: whole copies, then 
 CLAP's rule is a trap: a 2.0 s bar fills 10 s exactly, one frame more leaves 2 s of silence, so
 live bars whose length wobbles by a frame with the clock would score wildly differently.
 Longer loops become the fused input (global mel resized to 1001 frames + three 10 s chunks, one from
-each third) for fusion models, or their first 10 s for non-fusion models. CLAP picks chunks and crops at random; we always take the
-middle of each third and the start of the loop, so the same audio always gives the same input.
+each third) for fusion models, or their first 10 s for non-fusion models. CLAP picks chunks and
+crops at random; we always take the middle of each third and the start of the loop, so the same
+audio always gives the same input.
 """
 
 from __future__ import annotations
