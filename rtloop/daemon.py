@@ -16,8 +16,9 @@ import numpy as np
 from rtloop.audio_input import AudioSource
 from rtloop.audio_io import resample
 from rtloop.bundle import Bundle
-from rtloop.clock import ClockEvent, ClockFollower, MidiClockReceiver
+from rtloop.clock import ClockEvent, ClockFollower
 from rtloop.errors import RtloopError
+from rtloop.midi_input import ClockInput
 from rtloop.osc_io import ControlServer, OscOut
 from rtloop.ring import ReadStatus
 from rtloop.scorer import Scores
@@ -104,7 +105,7 @@ class Daemon:
     Args:
         scorer: ONNX sessions of the bundle (warmed up here before the first bar).
         audio: started by :meth:`run`.
-        clock: a MIDI clock (receiver + follower), an :class:`InternalClock`, or :class:`TimeWindows`.
+        clock: a MIDI clock (input + follower), an :class:`InternalClock`, or :class:`TimeWindows`.
         segmenter: window length, hop and latency compensation (bar clocks).
         osc: destinations; control: optional control server.
         takes: optional keeper of takes and the session log.
@@ -115,7 +116,7 @@ class Daemon:
         self,
         scorer: LoopScorer,
         audio: AudioSource,
-        clock: tuple[MidiClockReceiver, ClockFollower] | InternalClock | TimeWindows,
+        clock: tuple[ClockInput, ClockFollower] | InternalClock | TimeWindows,
         segmenter: Segmenter,
         osc: OscOut,
         control: ControlServer | None = None,
@@ -136,6 +137,7 @@ class Daemon:
         self._pending: collections.deque[Window] = collections.deque()
         self._status = ""
         self._status_sent = 0.0
+        self._midi_retry = (0.0, 1.0)  # (next attempt, back-off) while the clock is lost
         self._model_rate = scorer.bundle.frontend.sample_rate
 
     def _set_status(self, status: str, force: bool = False) -> None:
@@ -188,11 +190,25 @@ class Daemon:
             for bar, frame in self.clock.boundaries_until(self.audio.ring.written):
                 self._on_boundary(bar, frame, self.clock.bpm)
             return
-        receiver, follower = self.clock
-        for event in follower.drain(receiver.queue):
+        midi, follower = self.clock
+        for event in follower.drain(midi.receiver.queue):
             self._on_clock_event(event)
-        for event in follower.check_lost(time.monotonic()):
+        now = time.monotonic()
+        for event in follower.check_lost(now):
             self._on_clock_event(event)
+            self._midi_retry = (now + 1.0, 1.0)
+        if self._status == "clock_lost" and midi.reopenable and now >= self._midi_retry[0]:
+            self._reopen_midi(midi, now)
+
+    def _reopen_midi(self, midi: ClockInput, now: float) -> None:
+        """While the clock is lost, reopen its port by name with back-off: its source may have been
+        unplugged and re-created, which breaks our connection to it."""
+        delay = min(2 * self._midi_retry[1], MAX_BACKOFF)
+        self._midi_retry = (now + delay, delay)
+        try:
+            midi.reopen()
+        except RtloopError as exc:
+            log.info("MIDI clock port not back yet: %s", exc)
 
     def _poll_control(self) -> None:
         sources = [self.requests] + ([self.control.commands] if self.control is not None else [])

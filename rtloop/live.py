@@ -16,7 +16,7 @@ from rtloop.bundle import load_bundle
 from rtloop.clock import ClockFollower
 from rtloop.daemon import Daemon, Summary
 from rtloop.errors import RtloopError
-from rtloop.midi_input import open_clock_input
+from rtloop.midi_input import ClockInput
 from rtloop.osc_io import ControlServer, OscOut
 from rtloop.scorer_process import ScorerProcess
 from rtloop.segmenter import InternalClock, Segmenter, TimeWindows
@@ -63,8 +63,8 @@ def _audio_source(cfg: RunConfig, model_rate: int) -> AudioSource:
     return SoundDeviceInput(cfg.input, cfg.channel, cfg.sample_rate, cfg.blocksize)
 
 
-def build_daemon(cfg: RunConfig, print_line: Any = print) -> tuple[Daemon, Any]:
-    """Open everything a run needs; returns the daemon and the MIDI port (or None) to close after.
+def build_daemon(cfg: RunConfig, print_line: Any = print) -> tuple[Daemon, ClockInput | None]:
+    """Open everything a run needs; returns the daemon and the MIDI input (or None) to close after.
 
     Raises:
         RtloopError: bundle, device, MIDI port or control port problems, each with a clear message.
@@ -75,8 +75,8 @@ def build_daemon(cfg: RunConfig, print_line: Any = print) -> tuple[Daemon, Any]:
     midi = None
     clock: Any
     if cfg.midi is not None or cfg.midi_virtual:
-        midi, receiver = open_clock_input(cfg.midi, cfg.midi_api, cfg.midi_virtual)
-        clock = (receiver, ClockFollower(cfg.beats_per_bar, lost_after=cfg.lost_after))
+        midi = ClockInput(cfg.midi, cfg.midi_api, cfg.midi_virtual)
+        clock = (midi, ClockFollower(cfg.beats_per_bar, lost_after=cfg.lost_after))
     elif cfg.bpm is not None:
         clock = InternalClock(cfg.bpm, cfg.beats_per_bar, audio.sample_rate)
     elif cfg.window_s is not None:
@@ -101,7 +101,7 @@ def build_daemon(cfg: RunConfig, print_line: Any = print) -> tuple[Daemon, Any]:
     return Daemon(scorer, audio, clock, segmenter, osc, control, takes, print_line), midi
 
 
-def run_until_signal(daemon: Daemon, midi: Any, stop: threading.Event | None = None) -> Summary:
+def run_until_signal(daemon: Daemon, midi: ClockInput | None, stop: threading.Event | None = None) -> Summary:
     """Run until Ctrl-C, SIGTERM or ``stop``; always closes the MIDI port and OSC socket."""
     stop = stop or threading.Event()
     previous = None
@@ -116,7 +116,6 @@ def run_until_signal(daemon: Daemon, midi: Any, stop: threading.Event | None = N
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         if midi is not None:
-            midi.close_port()
-            midi.delete()
+            midi.close()
         daemon.osc.close()
         daemon.scorer.close()

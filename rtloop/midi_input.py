@@ -36,8 +36,8 @@ def list_midi_inputs(api: str = "default") -> list[str]:
         midi.delete()
 
 
-def open_clock_input(spec: str | None, api: str = "default", virtual: bool = False) -> tuple[Any, MidiClockReceiver]:
-    """Open a MIDI input for clock messages and route it to a :class:`MidiClockReceiver`.
+class ClockInput:
+    """A MIDI input for clock messages, routed to a :class:`MidiClockReceiver`; reopenable by name.
 
     Args:
         spec: port index or name substring; with ``virtual``, the name of a port rtloop creates.
@@ -47,22 +47,46 @@ def open_clock_input(spec: str | None, api: str = "default", virtual: bool = Fal
     Raises:
         DeviceError: no such port (the message lists the ports), or the API cannot start.
     """
-    midi = _midi_in(api)
-    receiver = MidiClockReceiver()
-    if virtual:
-        midi.open_virtual_port(spec or "clock in")
-    else:
-        ports = midi.get_ports()
-        if spec is not None and spec.isdigit():
-            match = [int(spec)] if int(spec) < len(ports) else []
+
+    def __init__(self, spec: str | None, api: str = "default", virtual: bool = False) -> None:
+        self.spec, self.api, self.virtual = spec, api, virtual
+        self.receiver = MidiClockReceiver()
+        self._midi = self._open()
+
+    @property
+    def reopenable(self) -> bool:
+        """A port of someone else's can vanish and come back; rtloop's own virtual port cannot."""
+        return not self.virtual
+
+    def _open(self) -> Any:
+        midi = _midi_in(self.api)
+        if self.virtual:
+            midi.open_virtual_port(self.spec or "clock in")
         else:
-            match = [i for i, name in enumerate(ports) if (spec or "").lower() in name.lower()]
-        if len(match) != 1:
-            listing = "; ".join(f"[{i}] {name}" for i, name in enumerate(ports)) or "none"
-            problem = "matches several ports" if match else "matches no MIDI input"
-            midi.delete()
-            raise DeviceError(f"--midi {spec!r} {problem}. MIDI inputs: {listing}")
-        midi.open_port(match[0])
-    midi.ignore_types(sysex=True, timing=False, active_sense=True)  # timing=False, or no clock arrives
-    midi.set_callback(receiver)
-    return midi, receiver
+            ports = midi.get_ports()
+            if self.spec is not None and self.spec.isdigit():
+                match = [int(self.spec)] if int(self.spec) < len(ports) else []
+            else:
+                match = [i for i, name in enumerate(ports) if (self.spec or "").lower() in name.lower()]
+            if len(match) != 1:
+                listing = "; ".join(f"[{i}] {name}" for i, name in enumerate(ports)) or "none"
+                problem = "matches several ports" if match else "matches no MIDI input"
+                midi.delete()
+                raise DeviceError(f"--midi {self.spec!r} {problem}. MIDI inputs: {listing}")
+            midi.open_port(match[0])
+        midi.ignore_types(sysex=True, timing=False, active_sense=True)  # timing=False, or no clock arrives
+        midi.set_callback(self.receiver)
+        return midi
+
+    def reopen(self) -> None:
+        """Close the port and open it again by name (the source's port may have been re-created).
+
+        Raises:
+            DeviceError: the port is not there (yet).
+        """
+        self.close()
+        self._midi = self._open()
+
+    def close(self) -> None:
+        self._midi.close_port()
+        self._midi.delete()

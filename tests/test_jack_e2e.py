@@ -146,9 +146,11 @@ def run_rtloop(  # type: ignore[no-untyped-def]
     clock_args: list[str],
     script: list[tuple[float, str | Callable[[], None]]],
     extra: tuple[str, ...] = ("--control", "off"),
+    virtual_port: bool = True,
 ):
     """Play ``stream`` and the MIDI clock through rtloop. ``script``: (seconds to wait, then a
     jack_transport command or a function to call); ``extra``: more ``rtloop run`` options.
+    ``virtual_port``: rtloop makes a port the clock connects to (else rtloop opens the clock's port).
 
     Returns (OSC messages as (address, value) pairs, rtloop's stdout lines, its exit status).
     """
@@ -156,14 +158,19 @@ def run_rtloop(  # type: ignore[no-untyped-def]
     dump = jack.spawn(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
     osc_lines = Lines(dump)
     argv = [sys.executable, "-m", "rtloop.cli", "run", str(bundle), "--input", "system", "--midi-api", "jack"]
-    argv += ["--midi-virtual", "--midi", "clock", "--bars", "1", "--latency-ms", str(PLAYER_LATENCY_MS)]
-    argv += ["--osc", f"127.0.0.1:{port}", *extra]
+    if virtual_port:
+        argv += ["--midi-virtual", "--midi", "clock"]
+    else:
+        jack.spawn(["jack_midi_clock", *clock_args])
+        _wait_for(lambda: "jack_midi_clock:mclk_out" in jack.ports(), 10, "jack_midi_clock")
+        argv += ["--midi", "jack_midi_clock:mclk_out"]
+    argv += ["--bars", "1", "--latency-ms", str(PLAYER_LATENCY_MS), "--osc", f"127.0.0.1:{port}", *extra]
     rtloop = jack.spawn(argv, stdout=subprocess.PIPE, text=True, env={**jack.env, "PYTHONUNBUFFERED": "1"})
     out = Lines(rtloop)
     _wait_for(lambda: "status: waiting_for_clock" in out.lines, 60, "rtloop to start")
-    ports = jack.ports()
-    assert "PortAudio:in_0" in ports and "rtloop:clock" in ports
-    jack.spawn(["jack_midi_clock", *clock_args, "rtloop:clock"])
+    assert "PortAudio:in_0" in jack.ports()
+    if virtual_port:
+        jack.spawn(["jack_midi_clock", *clock_args, "rtloop:clock"])
     player = jack.spawn(["jack-play", "-t", "-b", str(PLAYER_RING), str(stream)])
     _wait_for(lambda: f"jack-play-{player.pid}:out_1" in jack.ports(), 10, "jack-play")
     jack.connect(f"jack-play-{player.pid}:out_1", "PortAudio:in_0")
@@ -300,3 +307,27 @@ def test_jack_takes_marks_and_a_clock_removed_and_recreated(
         assert (r.file in kept) == (r.flagged or r.file == marks[0].file), r
     planted = [r for r in loops if r.bar == PLANTED_BARS[0]]  # scored before the clock was removed
     assert len(planted) == 1 and planted[0].flagged and planted[0].file in kept, loops
+
+
+def test_jack_clock_port_that_vanishes_is_reopened_by_name(jack: Jack, trained_bundle: Path, stream: Path) -> None:
+    """rtloop opens jack_midi_clock's own port; the clock dies (port gone), comes back (port
+    re-created): rtloop reports the lost clock, reopens the port by name and scores on."""
+
+    def kill_clock() -> None:
+        clock = next(p for p in jack.procs if p.args[0] == "jack_midi_clock" and p.poll() is None)
+        clock.terminate()
+        clock.wait(timeout=5)
+
+    script = [
+        (0.5, "play"),
+        (5.0, kill_clock),
+        (1.5, lambda: jack.spawn(["jack_midi_clock", "-b", "120", "-B"])),
+        (3.0, "stop"),  # by now rtloop has reconnected; Stop, Song Position, then Continue
+        (0.5, "play"),
+        (8.0, "stop"),
+    ]
+    messages, lines, status = run_rtloop(jack, trained_bundle, stream, ["-b", "120", "-B"], script, virtual_port=False)
+    assert status == 0, "\n".join(lines)
+    lost = lines.index("status: clock_lost")
+    resumed = [line for line in lines[lost:] if line.startswith("bar ") and "skipped" not in line]
+    assert len(resumed) >= 2, "\n".join(lines)
