@@ -164,7 +164,22 @@ def _train_early_stopping(
     return history
 
 
-class DeepSVDD:
+class _TorchScored:
+    """Shared by detectors whose fitted state is a torch module ``scorer_``: features -> score."""
+
+    scorer_: nn.Module
+    n_features_in_: int
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Anomaly scores (higher = more anomalous) of a batch of features."""
+        with torch.no_grad():
+            return self.scorer_(torch.as_tensor(X, dtype=torch.float32)).numpy().astype(np.float64)
+
+    def to_onnx(self, path: Path) -> None:
+        _export_scorer(self.scorer_, self.n_features_in_, path)
+
+
+class DeepSVDD(_TorchScored):
     """One-class Deep SVDD with autoencoder pre-training (Ruff et al. 2018).
 
     Args:
@@ -236,17 +251,9 @@ class DeepSVDD:
             desc="Deep SVDD",
             **settings,  # type: ignore[arg-type]
         )
-        self.scorer_ = _SVDDScore(encoder, c).eval()
+        self.scorer_ = _SVDDScore(encoder, c).eval()  # score: squared distance of the code to c
         self.n_features_in_ = x.shape[1]
         return self
-
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """Squared distance of each embedding's code to the center."""
-        with torch.no_grad():
-            return self.scorer_(torch.as_tensor(X, dtype=torch.float32)).numpy().astype(np.float64)
-
-    def to_onnx(self, path: Path) -> None:
-        _export_scorer(self.scorer_, self.n_features_in_, path)
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -274,7 +281,7 @@ class _PCAScore(nn.Module):
         return ((centred - recon) ** 2).sum(dim=1)
 
 
-class PCADetector:
+class PCADetector(_TorchScored):
     """PCA reconstruction error: squared distance to the principal subspace of the normal loops.
 
     Args:
@@ -292,13 +299,6 @@ class PCADetector:
         self.n_components_ = int(pca.n_components_)
         self.n_features_in_ = X.shape[1]
         return self
-
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return self.scorer_(torch.as_tensor(X, dtype=torch.float32)).numpy().astype(np.float64)
-
-    def to_onnx(self, path: Path) -> None:
-        _export_scorer(self.scorer_, self.n_features_in_, path)
 
     def manifest(self) -> dict[str, Any]:
         return {"name": "pca", "variance": self.variance, "n_components": self.n_components_}

@@ -8,7 +8,6 @@ file into place once its sha256 matches.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import urllib.error
 import urllib.request
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rtloop.bundle import sha256_file
 from rtloop.errors import CheckpointError
 
 HF_BASE_URL = "https://huggingface.co/lukewys/laion_clap/resolve/main"
@@ -44,14 +44,6 @@ def _announced_sha256(url: str, timeout: float) -> str:
     raise CheckpointError(f"{url} announces no sha256 to check the download against")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_checkpoint(name: str, cache_dir: Path, base_url: str = HF_BASE_URL, timeout: float = 30.0) -> Path:
     """Return the cached checkpoint ``name``, downloading it first if needed.
 
@@ -60,7 +52,7 @@ def fetch_checkpoint(name: str, cache_dir: Path, base_url: str = HF_BASE_URL, ti
     """
     target = cache_dir / "checkpoints" / name
     stamp = target.with_name(name + ".sha256")
-    if target.is_file() and stamp.is_file() and stamp.read_text().strip() == _sha256(target):
+    if target.is_file() and stamp.is_file() and stamp.read_text().strip() == sha256_file(target):
         return target
     url = f"{base_url.rstrip('/')}/{name}"
     part = target.with_name(name + ".part")
@@ -88,7 +80,7 @@ def fetch_checkpoint(name: str, cache_dir: Path, base_url: str = HF_BASE_URL, ti
             f"cannot download {url}: {exc}. Offline? Pass --clap-ckpt PATH to a local checkpoint, "
             "or --random-encoder to train on a randomly initialised encoder"
         ) from exc
-    actual = _sha256(part)
+    actual = sha256_file(part)
     if actual != expected:
         part.unlink()
         raise CheckpointError(f"{name}: downloaded sha256 {actual} does not match the announced {expected}")

@@ -133,6 +133,11 @@ class ClockFollower:
             return []
         return [ClockEvent("bar", self._tick_time(tick, now), bar=tick // self.ticks_per_bar + 1, bpm=self.bpm)]
 
+    def resync(self) -> None:
+        """Forget the timestamp timeline: the port was reopened and its deltas start afresh."""
+        self._offsets.clear()
+        self._ticks.clear()
+
     def check_lost(self, now: float) -> list[ClockEvent]:
         """A ``lost`` event (and the clock stopped) if a running clock has not ticked for too long."""
         if not self.running or self._last_tick is None:

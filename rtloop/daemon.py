@@ -198,9 +198,9 @@ class Daemon:
             self._on_clock_event(event)
             self._midi_retry = (now + 1.0, 1.0)
         if self._status == "clock_lost" and midi.reopenable and now >= self._midi_retry[0]:
-            self._reopen_midi(midi, now)
+            self._reopen_midi(midi, follower, now)
 
-    def _reopen_midi(self, midi: ClockInput, now: float) -> None:
+    def _reopen_midi(self, midi: ClockInput, follower: ClockFollower, now: float) -> None:
         """While the clock is lost, reopen its port by name with back-off: its source may have been
         unplugged and re-created, which breaks our connection to it."""
         delay = min(2 * self._midi_retry[1], MAX_BACKOFF)
@@ -209,6 +209,8 @@ class Daemon:
             midi.reopen()
         except RtloopError as exc:
             log.info("MIDI clock port not back yet: %s", exc)
+            return
+        follower.resync()
 
     def _poll_control(self) -> None:
         sources = [self.requests] + ([self.control.commands] if self.control is not None else [])

@@ -109,6 +109,16 @@ def test_message_timestamps_not_arrival_times_set_the_beat() -> None:
     assert bar2.time == pytest.approx(stamps[-1] + 0.001, abs=0.0015)
 
 
+def test_resync_after_a_reopened_port_whose_deltas_start_again() -> None:
+    follower = ClockFollower(lost_after=0.5)
+    play(follower, [(0.0, [START])] + ticks(0.0, 120.0, 48))
+    follower.resync()
+    arrival = 30.0  # the port came back 29 s later; rtmidi's first delta after reopening is 0
+    events = follower.feed(arrival, 0.0, [CONTINUE]) + follower.feed(arrival + 0.02, 0.02, [CLOCK])
+    assert [e.kind for e in events] == ["continue"]
+    assert follower.check_lost(arrival + 0.1) == []  # the new ticks are on time, not 29 s late
+
+
 def test_receiver_only_queues() -> None:
     receiver = MidiClockReceiver()
     receiver(([CLOCK], 0.02))
