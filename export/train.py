@@ -23,7 +23,15 @@ from export.embed import EmbeddedSet, Embedder, torch_embed
 from export.htsat import HTSATEncoder, htsat_config
 from export.onnx_export import check_parity, export_encoder
 from rtloop.audio_io import find_audio_files, load_audio
-from rtloop.bundle import DETECTOR_FILE, ENCODER_FILE, Bundle, load_bundle, selftest_waves, write_manifest
+from rtloop.bundle import (
+    DETECTOR_FILE,
+    ENCODER_FILE,
+    Bundle,
+    load_bundle,
+    selftest_waves,
+    sha256_file,
+    write_manifest,
+)
 from rtloop.calibration import fit_calibration
 from rtloop.errors import AudioError, CheckpointError
 from rtloop.frontend import FrontEndConfig
@@ -127,7 +135,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 "encoder": {
                     "config": encoder_cfg.to_dict(),
                     "pretrained": checkpoint is not None,
-                    "checkpoint": None if checkpoint is None else {"name": checkpoint.name},
+                    "checkpoint": None
+                    if checkpoint is None
+                    else {"name": checkpoint.name, "sha256": sha256_file(checkpoint)},
                     "fingerprint": encoder_fp,
                     "seed": cfg.seed,
                 },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -137,6 +138,7 @@ def test_training_from_a_local_clap_checkpoint(loop_sets: dict[str, Path], tmp_p
     assert main([*argv, "--cache-dir", str(cache_dir)]) == 0
     m = load_bundle(out).manifest
     assert m["encoder"]["pretrained"] is True and m["encoder"]["checkpoint"]["name"] == ckpt.name
+    assert m["encoder"]["checkpoint"]["sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
     expected = build_encoder(htsat_config("HTSAT-tiny", fusion=True), None, seed=7)
     assert m["encoder"]["fingerprint"] == fingerprint(expected)
 
