@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -24,6 +25,7 @@ START_TIMEOUT = 120.0
 
 def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, threads: int) -> None:
     """Child process: load the bundle, warm up, then answer ``list[waveform] -> Scores`` requests."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent closes us
     try:
         os.nice(CHILD_NICE)
     except (AttributeError, OSError):
