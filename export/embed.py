@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from export.htsat import HTSATEncoder
-from rtloop.audio_io import iter_loops
+from rtloop.audio_io import load_audio
 from rtloop.errors import AudioError
 from rtloop.frontend import FrontEndConfig, batch_inputs
 
@@ -93,18 +93,27 @@ class Embedder:
             bar.update(len(pending))
             pending.clear()
 
-        for path, wave in iter_loops(paths, self.frontend.sample_rate):
-            if isinstance(wave, AudioError):
-                tqdm.write(f"skipped {path}: {wave}")
-                result.skipped.append((path, str(wave)))
-                bar.update(1)
+        def skip(path: Path, reason: str) -> None:
+            tqdm.write(f"skipped {path}: {reason}")
+            result.skipped.append((path, reason))
+            bar.update(1)
+
+        for path in paths:
+            try:
+                cache_file = self._cache_file(path)
+            except OSError as exc:
+                skip(path, f"cannot read: {exc.strerror}")
                 continue
-            cache_file = self._cache_file(path)
-            if cache_file is not None and cache_file.is_file():
+            if cache_file is not None and cache_file.is_file():  # a hit needs no decoding
                 with np.load(cache_file, allow_pickle=False) as hit:
                     self._add(result, path, hit["latent"], hit["embedding"], float(hit["seconds"]))
                 result.cached += 1
                 bar.update(1)
+                continue
+            try:
+                wave = load_audio(path, self.frontend.sample_rate)
+            except AudioError as exc:
+                skip(path, str(exc))
                 continue
             pending.append((path, wave, cache_file))
             if len(pending) == self.batch_size:

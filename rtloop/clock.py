@@ -73,6 +73,7 @@ class ClockFollower:
         self._offsets: collections.deque[float] = collections.deque(maxlen=256)
         self._stamp = 0.0
         self._last_tick: float | None = None
+        self._period = 0.0  # seconds per tick of the last bar's fit, for the lost-clock timeout
 
     @property
     def bpm(self) -> float:
@@ -88,10 +89,6 @@ class ClockFollower:
         times = np.array([s for _, s in self._ticks], dtype=np.float64)
         slope, intercept = np.polyfit(ticks - ticks[-1], times, 1)
         return intercept - slope * ticks[-1], slope
-
-    def _tick_time(self, tick: int, fallback: float) -> float:
-        origin, period = self._fit()
-        return origin + period * tick if period > 0 else fallback
 
     def feed(self, arrival: float, delta: float, message: Sequence[int]) -> list[ClockEvent]:
         """Process one message; returns the events it causes. Malformed input yields no event."""
@@ -131,7 +128,12 @@ class ClockFollower:
         self._last_tick = now
         if tick % self.ticks_per_bar:
             return []
-        return [ClockEvent("bar", self._tick_time(tick, now), bar=tick // self.ticks_per_bar + 1, bpm=self.bpm)]
+        origin, period = self._fit()  # once per bar: the fitted line gives a jitter-free boundary time
+        if period <= 0:
+            return [ClockEvent("bar", now, bar=tick // self.ticks_per_bar + 1)]
+        self._period = period
+        bar_time = origin + period * tick
+        return [ClockEvent("bar", bar_time, bar=tick // self.ticks_per_bar + 1, bpm=60.0 / (PPQN * period))]
 
     def resync(self) -> None:
         """Forget the timestamp timeline: the port was reopened and its deltas start afresh."""
@@ -142,8 +144,7 @@ class ClockFollower:
         """A ``lost`` event (and the clock stopped) if a running clock has not ticked for too long."""
         if not self.running or self._last_tick is None:
             return []
-        period = self._fit()[1]
-        if now - self._last_tick <= max(self.lost_after, 8 * period):
+        if now - self._last_tick <= max(self.lost_after, 8 * self._period):
             return []
         self.running = False
         self._ticks.clear()

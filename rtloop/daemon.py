@@ -250,10 +250,10 @@ class Daemon:
                 self._pending.popleft()
                 self._skip(window.last_bar, "window starts before the audio did")
                 continue
+            if window.end > self.audio.ring.written:  # checked every poll: no buffer until it is due
+                return
             buffer = np.empty(window.end - window.start, dtype=np.float32)
             status = self.audio.ring.read(window.start, buffer)
-            if status is ReadStatus.NOT_READY:
-                return
             self._pending.popleft()
             if status is ReadStatus.OVERWRITTEN:
                 self._skip(window.last_bar, "audio overwritten before it was scored")
