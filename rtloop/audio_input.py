@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from typing import Any, Protocol
@@ -12,6 +13,8 @@ from rtloop.errors import DeviceError
 from rtloop.ring import RingBuffer
 
 RING_SECONDS = 120.0
+STALL_SECONDS = 2.0  # a running stream that delivers nothing this long has lost its device
+CLOSE_TIMEOUT = 3.0
 
 
 class AudioSource(Protocol):
@@ -118,7 +121,11 @@ class SoundDeviceInput:
         self, device: str | None, channel: int = 1, sample_rate: int | None = None, blocksize: int = 0
     ) -> None:
         self.device, self.channel, self.blocksize = device, channel, blocksize
-        self.reopenable = True
+        sd = _import_sounddevice()
+        index = find_input_device(device)[0]
+        # PortAudio cannot reconnect to a JACK server that went away (re-initialising it aborts in
+        # pa_jack.c): there the run ends with a reason and a service manager restarts rtloop.
+        self.reopenable = "JACK" not in sd.query_hostapis(sd.query_devices(index)["hostapi"])["name"]
         _, self.name, _, default_rate = find_input_device(device)
         self.sample_rate = int(sample_rate or default_rate)
         self.ring = RingBuffer(int(RING_SECONDS * self.sample_rate))
@@ -157,10 +164,7 @@ class SoundDeviceInput:
             DeviceError: still not there.
         """
         sd = _import_sounddevice()
-        try:
-            self._stream.close(ignore_errors=True)
-        except sd.PortAudioError:
-            pass
+        self._close_stream()
         sd._terminate()  # sounddevice's documented way to refresh PortAudio's device list
         sd._initialize()
         self._stream = self._open()
@@ -190,10 +194,20 @@ class SoundDeviceInput:
     def start(self) -> None:
         self._error = None
         self._stream.start()
+        self._timeline.anchor = (self.ring.written, time.monotonic())
+
+    def _close_stream(self) -> None:
+        """Close the stream without waiting forever: PortAudio can block closing a vanished device."""
+        closer = threading.Thread(target=self._stream.close, kwargs={"ignore_errors": True}, daemon=True)
+        closer.start()
+        closer.join(CLOSE_TIMEOUT)
 
     def stop(self) -> None:
+        if self._error is not None and not self.reopenable:
+            # The JACK server is gone: PortAudio's own exit handler would abort the process on it.
+            atexit.unregister(_import_sounddevice()._exit_handler)
         self._error = "stopped"
-        self._stream.close()
+        self._close_stream()
 
     def frame_at(self, t: float) -> int:
         return self._timeline.frame_at(t)
@@ -203,7 +217,11 @@ class SoundDeviceInput:
 
     def failure(self) -> str | None:
         """Why the input delivers no audio any more, or None while it runs."""
-        return None if self._error == "stopped" else self._error
+        if self._error == "stopped":
+            return None
+        if self._error is None and time.monotonic() - self._timeline.anchor[1] > STALL_SECONDS:
+            self._error = f"no audio from {self.name} for {STALL_SECONDS:g} s"
+        return self._error
 
     def exhausted(self) -> bool:
         """A live input never runs out."""

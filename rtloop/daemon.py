@@ -337,6 +337,7 @@ class Daemon:
                 failure = self.audio.failure()
                 if failure is not None and not self._recover(failure, stop):
                     self.summary.reason = failure
+                    self._set_status("audio_lost", force=True)
                     break
                 if self.audio.exhausted() and not self._pending:
                     break

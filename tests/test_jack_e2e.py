@@ -331,3 +331,25 @@ def test_jack_clock_port_that_vanishes_is_reopened_by_name(jack: Jack, trained_b
     lost = lines.index("status: clock_lost")
     resumed = [line for line in lines[lost:] if line.startswith("bar ") and "skipped" not in line]
     assert len(resumed) >= 2, "\n".join(lines)
+
+
+def test_jack_server_gone_ends_the_run_with_a_reason(jack: Jack, trained_bundle: Path) -> None:
+    """PortAudio cannot reconnect to a restarted JACK server inside one process, so rtloop reports
+    the lost audio and exits non-zero with the reason, for a service manager to restart it."""
+    port = _free_udp_port()
+    dump = jack.spawn(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
+    osc_lines = Lines(dump)
+    argv = [sys.executable, "-m", "rtloop.cli", "run", str(trained_bundle), "--input", "system", "--bpm", "120"]
+    argv += ["--bars", "1", "--control", "off", "--osc", f"127.0.0.1:{port}"]
+    rtloop = jack.spawn(argv, stdout=subprocess.PIPE, text=True, env={**jack.env, "PYTHONUNBUFFERED": "1"})
+    out = Lines(rtloop)
+    _wait_for(lambda: "status: running" in out.lines, 60, "rtloop to start")
+    time.sleep(3)
+    jack.server.terminate()
+    jack.server.wait(timeout=10)
+    assert rtloop.wait(timeout=30) == 1
+    time.sleep(0.3)
+    dump.terminate()
+    lines = out.join()
+    assert "stopped because: no audio from system for 2 s" in lines, lines
+    assert any(line.endswith('"audio_lost"') for line in osc_lines.join())
