@@ -122,11 +122,10 @@ class SoundDeviceInput:
     ) -> None:
         self.device, self.channel, self.blocksize = device, channel, blocksize
         sd = _import_sounddevice()
-        index = find_input_device(device)[0]
+        index, self.name, _, default_rate = find_input_device(device)
         # PortAudio cannot reconnect to a JACK server that went away (re-initialising it aborts in
         # pa_jack.c): there the run ends with a reason and a service manager restarts rtloop.
         self.reopenable = "JACK" not in sd.query_hostapis(sd.query_devices(index)["hostapi"])["name"]
-        _, self.name, _, default_rate = find_input_device(device)
         self.sample_rate = int(sample_rate or default_rate)
         self.ring = RingBuffer(int(RING_SECONDS * self.sample_rate))
         self.xruns = 0
