@@ -14,13 +14,10 @@ All three embed the same loops with the same random HTS-AT-tiny+fusion weights:
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -29,26 +26,10 @@ import torch
 
 from export.clap_checkpoint import build_encoder
 from export.htsat import htsat_config
+from export.laion_reference import load_laion_htsat
 from export.onnx_export import export_encoder
 from rtloop.frontend import FrontEndConfig, batch_inputs
 from rtloop.synth import bass_loop
-
-
-def laion_clap_branch() -> types.ModuleType | None:
-    """laion-clap's htsat module without its hub-fetching package __init__, or None if absent."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    spec = importlib.util.find_spec("laion_clap")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for name in ("torchvision", "torchvision.ops", "torchvision.ops.misc"):
-        sys.modules.setdefault(name, types.ModuleType(name))
-    sys.modules["torchvision.ops.misc"].FrozenBatchNorm2d = torch.nn.BatchNorm2d  # type: ignore[attr-defined]
-    root = Path(next(iter(spec.submodule_search_locations)))
-    for name, path in (("laion_clap", root), ("laion_clap.clap_module", root / "clap_module")):
-        package = types.ModuleType(name)
-        package.__path__ = [str(path)]
-        sys.modules[name] = package
-    return importlib.import_module("laion_clap.clap_module.htsat")
 
 
 def timed(fn, batches) -> float:  # type: ignore[no-untyped-def]
@@ -90,7 +71,7 @@ def main() -> int:
             model(torch.from_numpy(mel), torch.from_numpy(longer))
 
     results["rtloop PyTorch"] = timed(torch_path, batches)
-    htsat = laion_clap_branch()
+    htsat = load_laion_htsat()
     if htsat is not None:
 
         class Cfg:

@@ -21,11 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from rtloop.audio_input import ArrayInput
+from rtloop.backoff import Backoff
 from rtloop.bundle import load_bundle
 from rtloop.clock import CLOCK, START, STOP, ClockFollower, MidiClockReceiver
+from rtloop.clocks import MidiClock
 from rtloop.daemon import Daemon
 from rtloop.errors import DeviceError
 from rtloop.osc_io import OscOut
+from rtloop.reporter import Reporter
 from rtloop.scorer_process import ScorerProcess
 from rtloop.segmenter import Segmenter
 from rtloop.synth import bass_loop
@@ -57,6 +60,9 @@ class InjectedClock:
 
     def __init__(self) -> None:
         self.receiver = MidiClockReceiver()
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 def rss_kib() -> int:
@@ -101,13 +107,13 @@ def main() -> int:
     midi = InjectedClock()
     receiver = midi.receiver
     scorer = ScorerProcess(load_bundle(args.bundle))
+    follower = ClockFollower(4, lost_after=0.5 / args.speed)
     daemon = Daemon(
         scorer,
         audio,
-        (midi, ClockFollower(4, lost_after=0.5 / args.speed)),  # type: ignore[arg-type]
+        MidiClock(midi, follower, Backoff(1.0, 30.0)),  # type: ignore[arg-type]
         Segmenter(1),
-        OscOut([("127.0.0.1", 9)]),
-        print_line=lambda _line: None,
+        Reporter(OscOut([("127.0.0.1", 9)]), print_line=lambda _line: None),
     )
     stop = threading.Event()
     runner = threading.Thread(target=daemon.run, args=(stop,))

@@ -20,8 +20,9 @@ from sklearn.ensemble import IsolationForest
 from torch import nn
 from tqdm import tqdm
 
+from rtloop.train_config import DETECTORS
+
 OPSET = 17
-DETECTORS = ("svdd-residual", "svdd", "iforest", "pca")
 
 
 class Detector(Protocol):

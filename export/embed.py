@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +14,6 @@ from export.htsat import HTSATEncoder
 from rtloop.audio_io import load_audio
 from rtloop.errors import AudioError
 from rtloop.frontend import FrontEndConfig, batch_inputs
-
-
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/rtloop`` (``~/.cache/rtloop``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rtloop"
 
 
 def torch_embed(model: HTSATEncoder, waves: list[np.ndarray], cfg: FrontEndConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,6 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,30 +35,10 @@ from rtloop.calibration import fit_calibration
 from rtloop.errors import AudioError, CheckpointError
 from rtloop.frontend import FrontEndConfig
 from rtloop.scorer import Scorer
+from rtloop.train_config import TrainConfig
 
 MIN_LOOPS = 4
 PARITY_LOOPS = 3
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything ``rtloop train`` takes from its command line."""
-
-    loops: Path
-    output: Path
-    amodel: str = "HTSAT-tiny"
-    fusion: bool = True
-    detector: str = "svdd-residual"
-    features: str = "latent"
-    checkpoint: Path | None = None
-    random_encoder: bool = False
-    trust_checkpoint: bool = False
-    seed: int = 0
-    val_fraction: float = 0.2
-    quantile: float = 0.95
-    bars_hint: int | None = None
-    cache_dir: Path | None = None
-    download_url: str | None = None
 
 
 def frontend_for(fusion: bool) -> FrontEndConfig:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rtloop.errors import DeviceError
+from rtloop.resources import Closing
 from rtloop.ring import RingBuffer
 
 RING_SECONDS = 120.0
@@ -28,7 +29,7 @@ class AudioSource(Protocol):
 
     def start(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def close(self) -> None: ...
 
     def frame_at(self, t: float) -> int: ...
 
@@ -106,7 +107,7 @@ def find_input_device(spec: str | None) -> tuple[int, str, int, float]:
     return match[0]
 
 
-class SoundDeviceInput:
+class SoundDeviceInput(Closing):
     """A PortAudio input stream that copies one channel into the ring; reopened if it vanishes.
 
     Args:
@@ -201,7 +202,8 @@ class SoundDeviceInput:
         closer.start()
         closer.join(CLOSE_TIMEOUT)
 
-    def stop(self) -> None:
+    def close(self) -> None:
+        """Stop and close the stream (bounded: a vanished device can block PortAudio)."""
         if self._error is not None and not self.reopenable:
             # The JACK server is gone: PortAudio's own exit handler would abort the process on it.
             atexit.unregister(_import_sounddevice()._exit_handler)
@@ -231,7 +233,7 @@ class SoundDeviceInput:
         return self.callback_seconds[: min(self.callbacks, len(self.callback_seconds))].copy()
 
 
-class ArrayInput:
+class ArrayInput(Closing):
     """Replays a mono waveform into the ring in (accelerated) real time, as an interface would.
 
     Args:
@@ -277,9 +279,11 @@ class ArrayInput:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def close(self) -> None:
+        """Stop replaying."""
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
 
     def frame_at(self, t: float) -> int:
         return round((t - self._t0) * self.sample_rate * self.speed)

@@ -14,13 +14,13 @@ from rtloop import __version__
 from rtloop.calibration import Calibration
 from rtloop.errors import BundleError
 from rtloop.frontend import FrontEndConfig
+from rtloop.train_config import FEATURES
 
 FORMAT = "rtloop-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 ENCODER_FILE = "encoder.onnx"
 DETECTOR_FILE = "detector.onnx"
-FEATURES = ("latent", "embedding")
 
 
 def sha256_file(path: Path) -> str:

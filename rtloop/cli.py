@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import collections
+import contextlib
 import json
+import logging
+import os
 import sys
-import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rtloop import __version__
 from rtloop.audio_io import load_audio
 from rtloop.bundle import load_bundle
 from rtloop.errors import AudioError, RtloopError
+from rtloop.live import DEFAULT_BARS, RunConfig
 from rtloop.midi_input import APIS
 from rtloop.osc_io import parse_host_port
 from rtloop.osc_spec import (
@@ -23,7 +25,11 @@ from rtloop.osc_spec import (
     DEFAULT_OSC_PORT,
     DEFAULT_PREFIX,
 )
+from rtloop.paths import default_cache_dir
 from rtloop.takes import TakesConfig, plot_session, read_session
+from rtloop.train_config import AMODELS, DETECTORS, FEATURES, TrainConfig
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -31,21 +37,31 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("loops", type=Path, help="folder of loops (searched recursively) or one file")
     p.add_argument("-o", "--output", type=Path, required=True, help="bundle directory to write, e.g. bass.rtloop")
     p.add_argument("--clap-ckpt", type=Path, help="local LAION-CLAP checkpoint (.pt)")
-    p.add_argument("--amodel", default="HTSAT-tiny", choices=["HTSAT-tiny", "HTSAT-base"])
+    p.add_argument("--amodel", default=TrainConfig.amodel, choices=AMODELS)
     p.add_argument("--no-fusion", action="store_true", help="no feature fusion: loops over 10 s use their first 10 s")
-    p.add_argument("--detector", default="svdd-residual", choices=["svdd-residual", "svdd", "iforest", "pca"])
+    p.add_argument("--detector", default=TrainConfig.detector, choices=DETECTORS)
     p.add_argument(
         "--features",
-        default="latent",
-        choices=["latent", "embedding"],
+        default=TrainConfig.features,
+        choices=FEATURES,
         help="detector input: HTS-AT's pooled latent (default) or CLAP's 512-d projection",
     )
     p.add_argument("--random-encoder", action="store_true", help="no checkpoint: random encoder from --seed")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of --clap-ckpt")
     p.add_argument("--bars-hint", type=int, help="bars per loop in this folder; the live daemon's default --bars")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-fraction", type=float, default=0.2, help="held-out share for early stopping and calibration")
-    p.add_argument("--quantile", type=float, default=0.95, help="threshold = this quantile of held-out normal scores")
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=TrainConfig.val_fraction,
+        help="held-out share for early stopping and calibration",
+    )
+    p.add_argument(
+        "--quantile",
+        type=float,
+        default=TrainConfig.quantile,
+        help="threshold = this quantile of held-out normal scores",
+    )
     p.add_argument("--cache-dir", type=Path, help="embedding and checkpoint cache (default ~/.cache/rtloop)")
     p.add_argument("--checkpoint-url", help="base URL of the LAION-CLAP checkpoints (a mirror of the hub's)")
 
@@ -55,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtloop", description="A real-time variation meter for musical loops.")
     parser.add_argument("--version", action="version", version=f"rtloop {__version__}")
     parser.add_argument("--config", type=Path, help="TOML file holding a command and its options (see docs/service.md)")
+    parser.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="messages shown on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
 
@@ -73,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", type=Path)
 
     sub.add_parser("devices", help="list audio inputs and MIDI ports").add_argument(
-        "--midi-api", default="default", choices=list(APIS)
+        "--midi-api", default=RunConfig.midi_api, choices=list(APIS), help="default: every MIDI API that works"
     )
     _add_run(sub)
     _add_demo(sub)
@@ -118,25 +135,48 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--input", help="audio input: index or name substring (default: the system's default)")
     source.add_argument("--file", type=Path, help="replay a recording through the live path instead")
-    p.add_argument("--channel", type=int, default=1, help="1-based input channel of the interface")
+    p.add_argument("--channel", type=int, default=RunConfig.channel, help="1-based input channel of the interface")
     p.add_argument("--samplerate", type=int, help="stream rate (default: the device's)")
-    p.add_argument("--blocksize", type=int, default=0, help="frames per audio callback (0: PortAudio's choice)")
+    p.add_argument(
+        "--blocksize", type=int, default=RunConfig.blocksize, help="frames per audio callback (0: PortAudio's choice)"
+    )
     p.add_argument("--midi", help="MIDI clock input: port index or name substring")
-    p.add_argument("--midi-api", default="default", choices=list(APIS))
+    p.add_argument("--midi-api", default=RunConfig.midi_api, choices=list(APIS))
     p.add_argument("--midi-virtual", action="store_true", help="create a MIDI input port for the clock source")
     p.add_argument("--bpm", type=float, help="internal clock at this tempo (no MIDI clock)")
     p.add_argument("--window", type=_seconds, help="no clock at all: score the last WINDOW seconds (e.g. 4s) ...")
-    p.add_argument("--bars", type=int, help="bars per scored loop (default: the bundle's bars hint, else 2)")
-    p.add_argument("--hop", default="1", help="score every HOP bars (default 1); with --window, every HOP seconds (1s)")
-    p.add_argument("--beats-per-bar", type=int, default=4)
-    p.add_argument("--latency-ms", type=float, default=0.0, help="input latency to compensate")
-    p.add_argument("--speed", type=float, default=1.0, help="with --file: replay this many times faster")
+    p.add_argument(
+        "--bars", type=int, help=f"bars per scored loop (default: the bundle's bars hint, else {DEFAULT_BARS})"
+    )
+    p.add_argument(
+        "--hop",
+        default=str(RunConfig.hop),
+        help=f"score every HOP bars (default {RunConfig.hop}); with --window, every HOP seconds "
+        f"({RunConfig.window_hop_s:g}s)",
+    )
+    p.add_argument("--beats-per-bar", type=int, default=RunConfig.beats_per_bar)
+    p.add_argument("--latency-ms", type=float, default=RunConfig.latency_ms, help="input latency to compensate")
+    p.add_argument("--speed", type=float, default=RunConfig.speed, help="with --file: replay this many times faster")
     p.add_argument("--provider", action="append", help="onnxruntime execution provider (default: CUDA if present, CPU)")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads for scoring (default 1: leaves cores to audio)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=RunConfig.threads,
+        help=f"CPU threads for scoring (default {RunConfig.threads}: leaves cores to audio)",
+    )
+    p.add_argument(
+        "--scorer-timeout",
+        type=float,
+        default=RunConfig.scorer_timeout,
+        help="seconds without an answer before the scoring process is restarted",
+    )
     p.add_argument("--takes", type=Path, help="keep flagged loops as WAV files here, with a session log")
     p.add_argument("--takes-all", action="store_true", help="keep every loop, not only flagged ones")
     p.add_argument(
-        "--takes-max-mb", type=float, default=2048.0, help="size cap of the takes folder (oldest unflagged go first)"
+        "--takes-max-mb",
+        type=float,
+        default=TakesConfig.max_bytes / 1024**2,
+        help="size cap of the takes folder (oldest unflagged go first)",
     )
     _add_osc_options(p)
 
@@ -145,14 +185,13 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the whole live path on a built-in virtual bass player (no hardware)")
     p.add_argument("--seconds", type=float, default=60.0, help="length of the demo (default 60)")
     p.add_argument("--forever", action="store_true", help="keep playing until Ctrl-C")
-    p.add_argument("--speed", type=float, default=1.0, help="play this many times faster than real time")
+    p.add_argument("--speed", type=float, default=RunConfig.speed, help="play this many times faster than real time")
     p.add_argument("--cache-dir", type=Path, help="where the demo bundle is kept (default ~/.cache/rtloop)")
     _add_osc_options(p)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from export.embed import default_cache_dir
-    from export.train import TrainConfig, train
+    from export.train import train
 
     manifest = train(
         TrainConfig(
@@ -240,15 +279,44 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _devices(args: argparse.Namespace) -> int:
     from rtloop.audio_input import list_input_devices
-    from rtloop.midi_input import list_midi_inputs
+    from rtloop.midi_input import midi_inputs_by_api
 
     print("audio inputs:")
-    for index, name, channels, rate in list_input_devices():
-        print(f"  [{index}] {name} ({channels} ch, {rate:.0f} Hz)")
-    print(f"MIDI inputs ({args.midi_api}):")
-    for index, name in enumerate(list_midi_inputs(args.midi_api)):
-        print(f"  [{index}] {name}")
+    try:
+        with _quiet_stderr():
+            inputs = list_input_devices()
+        for index, name, channels, rate in inputs:
+            print(f"  [{index}] {name} ({channels} ch, {rate:.0f} Hz)")
+        if not inputs:
+            print("  none found")
+    except RtloopError as exc:
+        print(f"  unavailable: {exc}")
+    with _quiet_stderr():
+        midi = midi_inputs_by_api(args.midi_api)
+    for api, ports in midi:
+        print(f"MIDI inputs ({api}):")
+        if isinstance(ports, str):
+            print(f"  unavailable: {ports}")
+        elif not ports:
+            print("  none found")
+        for index, name in enumerate(ports if isinstance(ports, list) else []):
+            print(f"  [{index}] {name}")
     return 0
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence what C libraries (ALSA, JACK, PortAudio) print on file descriptor 2 while probing:
+    what matters of it reaches the listing as the error message."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _osc_settings(args: argparse.Namespace) -> tuple[tuple[tuple[str, int], ...], tuple[str, int] | None]:
@@ -261,12 +329,12 @@ def _osc_settings(args: argparse.Namespace) -> tuple[tuple[tuple[str, int], ...]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rtloop.live import RunConfig, build_daemon, run_until_signal
+    from rtloop.live import run
 
     osc, control = _osc_settings(args)
     try:
-        hop_seconds = _seconds(args.hop) if args.window else 1.0
-        hop_bars = 1 if args.window else int(args.hop)
+        hop_seconds = _seconds(args.hop) if args.window else RunConfig.window_hop_s
+        hop_bars = RunConfig.hop if args.window else int(args.hop)
     except (ValueError, argparse.ArgumentTypeError) as exc:
         raise RtloopError(f"--hop {args.hop!r}: {exc}") from None
     takes = None
@@ -296,20 +364,12 @@ def _run(args: argparse.Namespace) -> int:
         takes=takes,
         providers=tuple(args.provider) if args.provider else None,
         threads=args.threads,
+        scorer_timeout=args.scorer_timeout,
+        terminal_marks=True,
     )
-    daemon, midi = build_daemon(cfg)
-    if takes is not None and sys.stdin is not None and sys.stdin.isatty():
-        print("press Enter to mark the last loop as a take")
-        threading.Thread(target=_marks_from_terminal, args=(daemon.requests,), daemon=True).start()
-    summary = run_until_signal(daemon, midi)
+    summary = run(cfg)
     print(summary.render())
     return 1 if summary.reason else 0
-
-
-def _marks_from_terminal(requests: collections.deque) -> None:
-    """Thread: each line typed in the terminal asks the worker to mark the last loop."""
-    for _line in sys.stdin:
-        requests.append(("/mark", None))
 
 
 def _takes(args: argparse.Namespace) -> int:
@@ -329,17 +389,27 @@ def _takes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_demo_bundle(loops: Path, output: Path, cache_dir: Path) -> None:
+    """The demo's bundle, trained through the same pipeline as ``rtloop train`` (needs rtloop[train])."""
+    from export.train import train
+
+    train(TrainConfig(loops=loops, output=output, random_encoder=True, bars_hint=1, cache_dir=cache_dir))
+
+
 def _demo(args: argparse.Namespace) -> int:
     from rtloop.demo import run_demo
 
     osc, control = _osc_settings(args)
-    cache = args.cache_dir
-    if cache is None:
-        from export.embed import default_cache_dir
-
-        cache = default_cache_dir()
-    run_demo(cache, args.seconds, args.forever, osc, control, args.speed)
-    return 0
+    summary = run_demo(
+        args.cache_dir or default_cache_dir(),
+        args.seconds,
+        args.forever,
+        osc,
+        control,
+        _train_demo_bundle,
+        speed=args.speed,
+    )
+    return 1 if summary.reason else 0
 
 
 COMMANDS = {
@@ -395,6 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"rtloop: error: {exc}", file=sys.stderr)
             return 2
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="rtloop: %(levelname)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
     except RtloopError as exc:

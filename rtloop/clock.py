@@ -12,6 +12,7 @@ import collections
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -20,17 +21,32 @@ CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 TICKS_PER_SIXTEENTH = PPQN // 4
 
 
+class EventKind(str, Enum):
+    """What a clock reports: transport changes, a bar boundary, a clock-free window's end, a lost clock."""
+
+    START = "start"
+    CONTINUE = "continue"
+    STOP = "stop"
+    POSITION = "position"
+    BAR = "bar"
+    WINDOW = "window"
+    LOST = "lost"
+
+
 @dataclass(frozen=True)
 class ClockEvent:
-    """Something the clock did. ``kind``: start, continue, stop, position, bar or lost.
+    """Something a clock did.
 
-    ``bar`` is 1-based (bar 1 starts at song position 0); ``time`` is a ``time.monotonic()`` instant.
+    ``bar`` is 1-based (bar 1 starts at song position 0); ``time`` is a ``time.monotonic()`` instant;
+    ``frame`` is the audio frame of a boundary when the clock counts in frames (internal clock,
+    windows), else None and the daemon maps ``time`` to a frame.
     """
 
-    kind: str
+    kind: EventKind
     time: float
     bar: int = 0
     bpm: float = 0.0
+    frame: int | None = None
 
 
 class MidiClockReceiver:
@@ -105,18 +121,18 @@ class ClockFollower:
         if status == START:
             self.running, self.position, self._last_tick = True, 0, now
             self._ticks.clear()
-            return [ClockEvent("start", now)]
+            return [ClockEvent(EventKind.START, now)]
         if status == CONTINUE:
             self.running, self._last_tick = True, now  # the lost-clock timer starts afresh
             self._ticks.clear()
-            return [ClockEvent("continue", now, bar=self.position // self.ticks_per_bar + 1)]
+            return [ClockEvent(EventKind.CONTINUE, now, bar=self.position // self.ticks_per_bar + 1)]
         if status == STOP:
             self.running = False
-            return [ClockEvent("stop", now, bar=self.position // self.ticks_per_bar + 1)]
+            return [ClockEvent(EventKind.STOP, now, bar=self.position // self.ticks_per_bar + 1)]
         if status == SONG_POSITION and len(message) >= 3 and message[1] < 128 and message[2] < 128:
             self.position = TICKS_PER_SIXTEENTH * (message[1] | message[2] << 7)
             self._ticks.clear()
-            return [ClockEvent("position", now, bar=self.position // self.ticks_per_bar + 1)]
+            return [ClockEvent(EventKind.POSITION, now, bar=self.position // self.ticks_per_bar + 1)]
         return []
 
     def _on_tick(self, now: float) -> list[ClockEvent]:
@@ -130,10 +146,10 @@ class ClockFollower:
             return []
         origin, period = self._fit()  # once per bar: the fitted line gives a jitter-free boundary time
         if period <= 0:
-            return [ClockEvent("bar", now, bar=tick // self.ticks_per_bar + 1)]
+            return [ClockEvent(EventKind.BAR, now, bar=tick // self.ticks_per_bar + 1)]
         self._period = period
         bar_time = origin + period * tick
-        return [ClockEvent("bar", bar_time, bar=tick // self.ticks_per_bar + 1, bpm=60.0 / (PPQN * period))]
+        return [ClockEvent(EventKind.BAR, bar_time, bar=tick // self.ticks_per_bar + 1, bpm=60.0 / (PPQN * period))]
 
     def resync(self) -> None:
         """Forget the timestamp timeline: the port was reopened and its deltas start afresh."""
@@ -148,7 +164,7 @@ class ClockFollower:
             return []
         self.running = False
         self._ticks.clear()
-        return [ClockEvent("lost", now, bar=self.position // self.ticks_per_bar + 1)]
+        return [ClockEvent(EventKind.LOST, now, bar=self.position // self.ticks_per_bar + 1)]
 
     def drain(self, queue: collections.deque[tuple[float, float, Sequence[int]]]) -> Iterable[ClockEvent]:
         """Process every queued message of a :class:`MidiClockReceiver`."""

@@ -1,4 +1,10 @@
-"""The live worker: clock events -> bar windows -> audio from the ring -> ONNX score -> OSC and terminal."""
+"""The live worker: clock events -> bar windows -> audio from the ring -> scoring child -> reporter.
+
+One thread runs :meth:`Daemon.run`; it never blocks on anything but a short poll interval: the
+scoring child answers asynchronously, a lost audio input or clock is retried with back-off, and a
+scoring child that dies or hangs is restarted, so control messages and the heartbeat go on whatever
+fails.
+"""
 
 from __future__ import annotations
 
@@ -7,351 +13,361 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
 from rtloop.audio_input import AudioSource
 from rtloop.audio_io import resample
+from rtloop.backoff import Backoff
 from rtloop.bundle import Bundle
-from rtloop.clock import ClockEvent, ClockFollower
+from rtloop.clock import ClockEvent, EventKind
+from rtloop.clocks import Clock
 from rtloop.errors import RtloopError
-from rtloop.midi_input import ClockInput
-from rtloop.osc_io import ControlServer, OscOut
+from rtloop.osc_spec import BARS_RANGE, Status
+from rtloop.reporter import Reporter
+from rtloop.results import LoopResult, Summary
 from rtloop.ring import ReadStatus
 from rtloop.scorer import Scores
-from rtloop.segmenter import InternalClock, Segmenter, Skip, TimeWindows, Window
-from rtloop.takes import TakeKeeper
+from rtloop.scorer_process import ScoreError, ScorerFailed
+from rtloop.segmenter import Segmenter, Skip, Window
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.005
-STATUS_EVERY = 1.0  # /status doubles as the heartbeat
-KEEP_RESULTS = 10_000  # bounded: a run may last for days
-MAX_BACKOFF = 30.0
 # The audio callback needs the GIL; the worker loop (it polls and copies; scoring runs in a child
 # process) may hold it for up to the switch interval: 5 ms by default, about one JACK period at 256
 # frames. Asking for it back after 0.5 ms keeps the callback on time.
 SWITCH_INTERVAL = 0.0005
+RESTARTS_ALLOWED = 3  # scoring-child restarts within RESTART_WINDOW; one more ends the run
+RESTART_WINDOW = 60.0
 
 
 class LoopScorer(Protocol):
-    """A :class:`~rtloop.scorer.Scorer` or :class:`~rtloop.scorer_process.ScorerProcess`."""
+    """What the daemon needs of a scorer: :class:`~rtloop.scorer_process.ScorerProcess`."""
 
     bundle: Bundle
+    ready: bool
 
-    def score(self, waves: list[np.ndarray]) -> Scores: ...
+    def submit(self, waves: list[np.ndarray]) -> None: ...
 
-    def warm_up(self) -> None: ...
+    def poll(self, now: float) -> Scores | None: ...
 
-    def close(self) -> None: ...
+    def restart(self) -> None: ...
+
+
+class RunEnded(RtloopError):
+    """Something failed that the daemon cannot recover from; the message is the run's reason."""
 
 
 @dataclass(frozen=True)
-class LoopResult:
-    """One scored window."""
+class _InFlight:
+    """A window handed to the scorer, with its audio (for takes)."""
 
-    bar: int
-    bpm: float
-    raw: float
-    variation: float
-    flagged: bool
-    latency_ms: float
-
-
-@dataclass
-class Summary:
-    """What a run did, printed at the end; keeps the last 10 000 results and skips."""
-
-    results: collections.deque[LoopResult] = field(default_factory=lambda: collections.deque(maxlen=KEEP_RESULTS))
-    scored: int = 0
-    skipped: collections.Counter[str] = field(default_factory=collections.Counter)
-    skipped_bars: collections.deque[tuple[int, str]] = field(
-        default_factory=lambda: collections.deque(maxlen=KEEP_RESULTS)
-    )
-    xruns: int = 0
-    gaps: list[float] = field(default_factory=list)  # seconds without audio input, per outage
-    callback_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    reason: str | None = None  # set when the run ended because something failed
-
-    def render(self) -> str:
-        lines = [f"loops scored: {self.scored}", f"bars skipped: {sum(self.skipped.values())}"]
-        lines += [f"  {n} x {why}" for why, n in self.skipped.most_common()]
-        lines.append(f"input overflows (xruns): {self.xruns}")
-        if self.gaps:
-            lines.append(f"audio input outages: {len(self.gaps)}, {sum(self.gaps):.1f} s in all")
-        if self.callback_seconds.size:
-            p50, p99 = np.percentile(self.callback_seconds * 1000.0, [50, 99])
-            lines.append(f"audio callback duration: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
-        if self.results:
-            lat = np.array([r.latency_ms for r in self.results])
-            p50, p95, p99 = np.percentile(lat, [50, 95, 99])
-            lines.append(f"latency bar boundary -> OSC: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
-        if self.reason:
-            lines.append(f"stopped because: {self.reason}")
-        return "\n".join(lines)
-
-
-def meter(value: float, width: int = 20) -> str:
-    """A text bar for a 0..1 value."""
-    filled = int(round(max(0.0, min(1.0, value)) * width))
-    return "[" + "#" * filled + "." * (width - filled) + "]"
+    window: Window
+    audio: np.ndarray
 
 
 class Daemon:
-    """Runs the live path until ``stop`` is set or the audio source fails.
+    """Runs the live path until ``stop`` is set, the audio runs out, or something fails for good.
 
     Args:
-        scorer: ONNX sessions of the bundle (warmed up here before the first bar).
-        audio: started by :meth:`run`.
-        clock: a MIDI clock (input + follower), an :class:`InternalClock`, or :class:`TimeWindows`.
-        segmenter: window length, hop and latency compensation (bar clocks).
-        osc: destinations; control: optional control server.
-        takes: optional keeper of takes and the session log.
-        print_line: where the per-loop terminal lines go.
+        scorer: the scoring child (ready).
+        audio: an audio source, started by :meth:`run`.
+        clock: where bars (or clock-free windows) come from.
+        segmenter: window length, hop, latency compensation.
+        reporter: OSC, terminal, takes and the summary.
+        control: queues of (address, value) control requests, e.g. the OSC control server's and the
+            terminal's; the daemon drains them.
+        start: callables run once the daemon is about to serve (e.g. the control server's start).
+        beats_per_bar: of the clock's bars (for the longest window the ring holds).
     """
 
     def __init__(
         self,
         scorer: LoopScorer,
         audio: AudioSource,
-        clock: tuple[ClockInput, ClockFollower] | InternalClock | TimeWindows,
+        clock: Clock,
         segmenter: Segmenter,
-        osc: OscOut,
-        control: ControlServer | None = None,
-        takes: TakeKeeper | None = None,
-        print_line: Callable[[str], None] = print,
+        reporter: Reporter,
+        control: tuple[collections.deque[tuple[str, Any]], ...] = (),
+        start: tuple[Any, ...] = (),
+        beats_per_bar: int = 4,
     ) -> None:
         self.scorer = scorer
         self.audio = audio
         self.clock = clock
         self.segmenter = segmenter
-        self.osc = osc
-        self.control = control
-        self.takes = takes
-        self.print_line = print_line
+        self.reporter = reporter
+        self.requests: collections.deque[tuple[str, Any]] = collections.deque(maxlen=64)
+        self.control = (self.requests, *control)
         self.armed = True
-        self.summary = Summary()
-        self.requests: collections.deque[tuple[str, int | None]] = collections.deque(maxlen=64)
+        self.bpm = 0.0  # tempo of the last bar, for /bars limits
+        self.beats_per_bar = beats_per_bar
+        self._start = start
         self._pending: collections.deque[Window] = collections.deque()
-        self._status = ""
-        self._status_sent = 0.0
-        self._midi_retry = (0.0, 1.0)  # (next attempt, back-off) while the clock is lost
+        self._in_flight: _InFlight | None = None
+        self._restarts: collections.deque[float] = collections.deque()
+        self._audio_backoff = Backoff(1.0, 30.0)
+        self._audio_lost_at = 0.0
         self._model_rate = scorer.bundle.frontend.sample_rate
 
-    def _set_status(self, status: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or status != self._status or now - self._status_sent >= STATUS_EVERY:
-            if status != self._status:
-                self.print_line(f"status: {status}")
-            self._status, self._status_sent = status, now
-            self.osc.send("/status", status)
+    @property
+    def summary(self) -> Summary:
+        return self.reporter.summary
 
-    def _skip(self, bar: int, reason: str) -> None:
-        self.summary.skipped[reason] += 1
-        self.summary.skipped_bars.append((bar, reason))
-        self.osc.send("/skipped", bar)
-        self.print_line(f"bar {bar:>5}  skipped: {reason}")
+    # clock -------------------------------------------------------------------------------------
+    def _running_state(self) -> Status:
+        return Status.RUNNING if self.armed else Status.DISARMED
 
-    def _on_boundary(self, bar: int, frame: int, bpm: float) -> None:
-        result = self.segmenter.boundary(bar, frame, bpm)
+    def _on_event(self, event: ClockEvent) -> None:
+        kind = event.kind
+        if kind is EventKind.BAR:
+            frame = event.frame if event.frame is not None else self.audio.frame_at(event.time)
+            self.bpm = event.bpm or self.bpm
+            self._queue(self.segmenter.boundary(event.bar, frame, event.bpm))
+            if self.reporter.state is Status.WAITING_FOR_CLOCK:
+                self.reporter.set_state(self._running_state())
+        elif kind is EventKind.WINDOW:
+            self._queue(self.segmenter.window(event.bar, event.frame or 0))
+        elif kind in (EventKind.START, EventKind.CONTINUE):
+            self.segmenter.reset()
+            self.reporter.set_state(self._running_state())
+        elif kind is EventKind.POSITION:
+            self.segmenter.reset()
+        elif kind is EventKind.STOP:
+            self.segmenter.reset()
+            self.reporter.set_state(Status.STOPPED)
+        elif kind is EventKind.LOST:
+            self.segmenter.reset()
+            self.reporter.set_state(Status.CLOCK_LOST)
+
+    def _queue(self, result: Window | Skip | None) -> None:
         if isinstance(result, Skip):
-            self._skip(result.last_bar, result.reason)
-        elif isinstance(result, Window):
+            self.reporter.skipped(result.last_bar, result.reason)
+        elif result is not None:
             if self.armed:
                 self._pending.append(result)
             else:
-                self._skip(result.last_bar, "disarmed")
+                self.reporter.skipped(result.last_bar, "disarmed")
 
-    def _on_clock_event(self, event: ClockEvent) -> None:
-        if event.kind == "bar":
-            self._on_boundary(event.bar, self.audio.frame_at(event.time), event.bpm)
-        elif event.kind in ("start", "continue", "position"):
-            self.segmenter.reset()
-            if event.kind != "position":
-                self._set_status("running" if self.armed else "disarmed", force=True)
-        elif event.kind == "stop":
-            self.segmenter.reset()
-            self._set_status("stopped", force=True)
-        elif event.kind == "lost":
-            self.segmenter.reset()
-            self._set_status("clock_lost", force=True)
-
-    def _poll_clock(self) -> None:
-        if isinstance(self.clock, TimeWindows):
-            for window in self.clock.windows_until(self.audio.ring.written):
-                if self.armed:
-                    self._pending.append(window)
-                else:
-                    self._skip(window.last_bar, "disarmed")
-            return
-        if isinstance(self.clock, InternalClock):
-            for bar, frame in self.clock.boundaries_until(self.audio.ring.written):
-                self._on_boundary(bar, frame, self.clock.bpm)
-            return
-        midi, follower = self.clock
-        for event in follower.drain(midi.receiver.queue):
-            self._on_clock_event(event)
-        now = time.monotonic()
-        for event in follower.check_lost(now):
-            self._on_clock_event(event)
-            self._midi_retry = (now + 1.0, 1.0)
-        if self._status == "clock_lost" and midi.reopenable and now >= self._midi_retry[0]:
-            self._reopen_midi(midi, follower, now)
-
-    def _reopen_midi(self, midi: ClockInput, follower: ClockFollower, now: float) -> None:
-        """While the clock is lost, reopen its port by name with back-off: its source may have been
-        unplugged and re-created, which breaks our connection to it."""
-        delay = min(2 * self._midi_retry[1], MAX_BACKOFF)
-        self._midi_retry = (now + delay, delay)
-        try:
-            midi.reopen()
-        except RtloopError as exc:
-            log.info("MIDI clock port not back yet: %s", exc)
-            return
-        follower.resync()
-
+    # control -----------------------------------------------------------------------------------
     def _poll_control(self) -> None:
-        sources = [self.requests] + ([self.control.commands] if self.control is not None else [])
-        for queue in sources:
+        for queue in self.control:
             while queue:
-                self._command(*queue.popleft())
+                self.command(*queue.popleft())
 
-    def _command(self, name: str, value: int | None) -> None:
-        """Carry out one control message (OSC control, or ``requests`` from the terminal)."""
+    def command(self, name: str, value: Any = None) -> None:
+        """Carry out one control request (OSC control, or the terminal); bad values are refused with
+        one line saying why."""
         if name == "/ping":
-            self.osc.send("/pong", 1)
+            self.reporter.pong()
         elif name == "/arm":
+            if value not in (0, 1) or isinstance(value, float):
+                log.warning("ignored /arm %r: expects 0 or 1", value)
+                return
             self.armed = bool(value)
-            self._set_status("running" if self.armed else "disarmed", force=True)
+            if self.reporter.state in (Status.RUNNING, Status.DISARMED):
+                self.reporter.set_state(self._running_state())
         elif name == "/mark":
             self.mark()
-        elif name == "/bars" and value is not None:
-            try:
-                self.segmenter.configure(value)
-                self.print_line(f"window: {value} bar(s)")
-            except ValueError as exc:
-                log.warning("ignored /bars %s: %s", value, exc)
+        elif name == "/bars":
+            self._set_bars(value)
+
+    def _set_bars(self, value: Any) -> None:
+        if self.segmenter.window_frames is not None:
+            log.warning("ignored /bars: clock-free windows (--window) have no bars")
+            return
+        if not isinstance(value, int) or isinstance(value, bool) or not BARS_RANGE[0] <= value <= BARS_RANGE[1]:
+            log.warning("ignored /bars %r: expects an integer %d..%d", value, *BARS_RANGE)
+            return
+        fits = self.max_bars()
+        if value > fits:
+            log.warning("ignored /bars %d: at %.0f bpm the audio buffer holds %d bars", value, self.bpm, fits)
+            return
+        self.segmenter.configure(value)
+        self.reporter.say(f"window: {value} bar(s)")
+
+    def max_bars(self) -> int:
+        """The longest window, in bars, the audio ring holds at the current tempo (the spec's limit
+        while the tempo is unknown)."""
+        if self.bpm <= 0 or self.segmenter.max_frames is None:
+            return BARS_RANGE[1]
+        bar_frames = self.audio.sample_rate * 60.0 / self.bpm * self.beats_per_bar
+        return max(1, min(BARS_RANGE[1], int(self.segmenter.max_frames // bar_frames)))
 
     def mark(self) -> None:
         """Keep the last scored loop as a take and log the mark (OSC /mark, or Enter in the terminal)."""
-        if self.takes is None:
-            self.print_line("mark ignored: no --takes folder")
+        if self.reporter.takes is None:
+            self.reporter.say("mark ignored: no --takes folder")
             return
-        self.takes.mark()
-        self.print_line("marked the last loop")
+        self.reporter.takes.mark()
+        self.reporter.say("marked the last loop")
 
-    def _score_ready(self) -> None:
-        """Score every pending window whose audio is in the ring (oldest first)."""
+    # scoring -----------------------------------------------------------------------------------
+    def _submit_ready(self) -> None:
+        """Hand the oldest window whose audio is in the ring to the scorer (one at a time)."""
         while self._pending:
             window = self._pending[0]
             if window.start < 0:
                 self._pending.popleft()
-                self._skip(window.last_bar, "window starts before the audio did")
+                self.reporter.skipped(window.last_bar, "window starts before the audio did")
                 continue
             if window.end > self.audio.ring.written:  # checked every poll: no buffer until it is due
                 return
-            buffer = np.empty(window.end - window.start, dtype=np.float32)
-            status = self.audio.ring.read(window.start, buffer)
+            if not self.scorer.ready:
+                if self._in_flight is None:  # the scoring child is restarting: do not let bars pile up
+                    self._pending.popleft()
+                    self.reporter.skipped(window.last_bar, "scoring process restarting")
+                    continue
+                return
             self._pending.popleft()
+            audio = np.empty(window.end - window.start, dtype=np.float32)
+            status = self.audio.ring.read(window.start, audio)
             if status is ReadStatus.OVERWRITTEN:
-                self._skip(window.last_bar, "audio overwritten before it was scored")
+                self.reporter.skipped(window.last_bar, "audio overwritten before it was scored")
             elif window.start <= self.audio.last_xrun_frame < window.end:
-                self._skip(window.last_bar, "input overflow (xrun) inside the window")
-            elif not np.all(np.isfinite(buffer)):
-                self._skip(window.last_bar, "NaN/Inf in the input audio")
+                self.reporter.skipped(window.last_bar, "input overflow (xrun) inside the window")
+            elif not np.all(np.isfinite(audio)):
+                self.reporter.skipped(window.last_bar, "NaN/Inf in the input audio")
             else:
-                self._score(window, buffer)
+                self.scorer.submit([resample(audio, self.audio.sample_rate, self._model_rate)])
+                self._in_flight = _InFlight(window, audio)
+                return
 
-    def _score(self, window: Window, audio: np.ndarray) -> None:
-        wave = resample(audio, self.audio.sample_rate, self._model_rate)
-        scores = self.scorer.score([wave])
-        latency_ms = (time.monotonic() - self.audio.time_at(window.end)) * 1000.0
-        result = LoopResult(
-            window.last_bar,
-            window.bpm,
-            float(scores.raw[0]),
-            float(scores.variation[0]),
-            bool(scores.flagged[0]),
-            latency_ms,
-        )
-        self.osc.send("/variation", result.variation)
-        for name, value in (
-            ("/score", result.raw),
-            ("/flag", int(result.flagged)),
-            ("/bar", result.bar),
-            ("/tempo", result.bpm),
-            ("/latency", result.latency_ms),
-        ):
-            self.osc.send(name, value)
-        self.summary.results.append(result)
-        self.summary.scored += 1
-        if self.takes is not None:
-            self.takes.add(audio, result.bar, result.bpm, result.raw, result.variation, result.flagged)
-        flag = "  FLAG" if result.flagged else ""
-        self.print_line(
-            f"{'bar' if result.bpm else 'win'} {result.bar:>5}  {result.bpm:6.1f} bpm  score {result.raw:10.4g}  "
-            f"{meter(result.variation)} {result.variation:.2f}{flag}  ({latency_ms:.0f} ms)"
-        )
+    def _collect(self, now: float) -> None:
+        """Report the scorer's answer if it has come; restart a scorer that died or hung."""
+        try:
+            scores = self.scorer.poll(now)
+        except ScoreError as exc:
+            self._fail_in_flight(f"scoring failed: {exc}")
+            return
+        except ScorerFailed as exc:
+            self._fail_in_flight(f"scoring process failed: {exc}")
+            self._restart_scorer(str(exc), now)
+            return
+        if self.reporter.state is Status.SCORER_RESTARTING and self.scorer.ready:
+            self.reporter.say("scoring process ready again")
+            self.reporter.set_state(self._running_state())
+        if scores is None or self._in_flight is None:
+            return
+        window, audio = self._in_flight.window, self._in_flight.audio
+        self._in_flight = None
+        self.reporter.scored(loop_result(window, scores, self.audio.time_at(window.end)), audio)
 
-    def _recover(self, failure: str, stop: threading.Event) -> bool:
-        """Reopen a vanished audio input with back-off (1, 2, 4 ... 30 s); False if it cannot be."""
+    def _fail_in_flight(self, reason: str) -> None:
+        if self._in_flight is not None:
+            self.reporter.skipped(self._in_flight.window.last_bar, reason)
+            self._in_flight = None
+
+    def _restart_scorer(self, why: str, now: float) -> None:
+        while self._restarts and now - self._restarts[0] > RESTART_WINDOW:
+            self._restarts.popleft()
+        if len(self._restarts) >= RESTARTS_ALLOWED:
+            raise RunEnded(f"the scoring process failed {RESTARTS_ALLOWED + 1} times within a minute; last: {why}")
+        self._restarts.append(now)
+        self.summary.scorer_restarts += 1
+        self.reporter.say(f"{why}; restarting it")
+        self.reporter.set_state(Status.SCORER_RESTARTING)
+        self.scorer.restart()
+
+    # audio -------------------------------------------------------------------------------------
+    def _check_audio(self, now: float) -> None:
+        """Reopen a vanished audio input with back-off (1, 2, 4 ... 30 s), or end the run if it cannot be."""
+        if self._audio_backoff.waiting:
+            if self._audio_backoff.due(now):
+                self._reopen_audio(now)
+            return
+        failure = self.audio.failure()
+        if failure is None:
+            return
         if not self.audio.reopenable:
-            return False
-        self._set_status("audio_lost", force=True)
-        self.print_line(f"audio lost: {failure}; reopening")
+            self.reporter.set_state(Status.AUDIO_LOST)
+            raise RunEnded(failure)
+        self.reporter.set_state(Status.AUDIO_LOST)
+        self.reporter.say(f"audio lost: {failure}; reopening")
         self.segmenter.reset()
         self._pending.clear()
-        lost_at, delay = time.monotonic(), 1.0
-        while not stop.wait(delay):
-            self._set_status("audio_lost")
-            try:
-                self.audio.reopen()
-            except RtloopError as exc:
-                log.info("audio input not back yet: %s", exc)
-                delay = min(2 * delay, MAX_BACKOFF)
-                continue
-            gap = time.monotonic() - lost_at
-            self.summary.gaps.append(gap)
-            self.print_line(f"audio input back after {gap:.1f} s")
-            self._set_status("running" if self.armed else "disarmed", force=True)
-            return True
-        return True
+        self._audio_lost_at = now
+        self._audio_backoff.failed(now)
+
+    def _reopen_audio(self, now: float) -> None:
+        try:
+            self.audio.reopen()
+        except RtloopError as exc:
+            log.info("audio input not back yet: %s", exc)
+            self._audio_backoff.failed(now)
+            return
+        self._audio_backoff.succeeded()
+        gap = now - self._audio_lost_at
+        self.summary.gaps.append(gap)
+        self.reporter.say(f"audio input back after {gap:.1f} s")
+        self.reporter.set_state(Status.WAITING_FOR_CLOCK if self.clock.waits_for_start else self._running_state())
+
+    # the loop ----------------------------------------------------------------------------------
+    def _finished(self) -> bool:
+        """True when replayed audio has run out and every window it completed has been scored."""
+        if not self.audio.exhausted():
+            return False
+        while self._pending and self._pending[-1].end > self.audio.ring.written:
+            self.reporter.skipped(self._pending.pop().last_bar, "the recording ended inside the window")
+        return not self._pending and self._in_flight is None
+
+    def start(self) -> None:
+        """Start the audio and the control inputs; the status says whether a clock is awaited."""
+        self.audio.start()
+        for start in self._start:
+            start()
+        self.reporter.set_state(Status.WAITING_FOR_CLOCK if self.clock.waits_for_start else Status.RUNNING)
+
+    def step(self, now: float) -> bool:
+        """One pass of the worker loop at ``time.monotonic()`` instant ``now``; False once replayed
+        audio has run out and everything it completed is scored.
+
+        Raises:
+            RunEnded: the run cannot go on (audio gone for good, scoring process failing over and over).
+        """
+        self._poll_control()
+        if not self._audio_backoff.waiting:
+            for event in self.clock.poll(now, self.audio.ring.written):
+                self._on_event(event)
+        self._collect(now)
+        self._submit_ready()
+        self._check_audio(now)
+        self.reporter.heartbeat()
+        return not self._finished()
 
     def run(self, stop: threading.Event) -> Summary:
-        """Warm up, start the audio, and serve until ``stop`` is set or the audio source fails."""
-        self.scorer.warm_up()
+        """Start, then step every few milliseconds until ``stop`` is set, the audio runs out or the run
+        cannot go on (the summary's ``reason`` says why). Closing what the daemon uses is its owner's
+        job (see :func:`rtloop.live.open_daemon`)."""
         previous_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
-        self.audio.start()
-        if self.control is not None:
-            self.control.start()
-        internal = isinstance(self.clock, (InternalClock, TimeWindows))
-        self._set_status("running" if internal else "waiting_for_clock", force=True)
         try:
-            while not stop.is_set():
-                self._poll_control()
-                self._poll_clock()
-                self._score_ready()
-                failure = self.audio.failure()
-                if failure is not None and not self._recover(failure, stop):
-                    self.summary.reason = failure
-                    self._set_status("audio_lost", force=True)
-                    break
-                if self.audio.exhausted() and not self._pending:
-                    break
-                self._set_status(self._status)
+            self.start()
+            while not stop.is_set() and self.step(time.monotonic()):
                 stop.wait(POLL_SECONDS)
+        except RunEnded as exc:
+            self.summary.reason = str(exc)
         finally:
             sys.setswitchinterval(previous_interval)
-            self.audio.stop()
-            if self.control is not None:
-                self.control.stop()
-            if self.takes is not None:
-                self.takes.close()
             self.summary.xruns = self.audio.xruns
             self.summary.callback_seconds = self.audio.callback_durations()
             if self.summary.reason is None:
-                self._set_status("stopped", force=True)
+                self.reporter.set_state(Status.STOPPED)
+            else:
+                self.reporter.say(f"stopping: {self.summary.reason}")
         return self.summary
+
+
+def loop_result(window: Window, scores: Scores, boundary_time: float) -> LoopResult:
+    """The result of one scored window (batch of one); latency runs from the bar boundary to now."""
+    return LoopResult(
+        window.last_bar,
+        window.bpm,
+        float(scores.raw[0]),
+        float(scores.variation[0]),
+        bool(scores.flagged[0]),
+        (time.monotonic() - boundary_time) * 1000.0,
+        {name: float(values[0]) for name, values in getattr(scores, "aspects", {}).items()},
+    )

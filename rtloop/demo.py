@@ -1,21 +1,23 @@
 """``rtloop demo``: a virtual bass player through the real train and live paths, no hardware needed.
 
-The first run trains a bundle on synthesised normal loops with ``rtloop train --random-encoder``
-(cached afterwards), then plays a stream in which some bars deviate through the live daemon with its
-internal clock, sending OSC to 127.0.0.1:7474 as a live run would.
+The first run trains a bundle on synthesised normal loops through the training pipeline that the
+command line hands in (``rtloop train --random-encoder``; cached afterwards), then plays a stream
+in which some bars deviate through the live daemon with its internal clock, sending OSC to
+127.0.0.1:7474 as a live run would. This module never imports the training stage itself.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from rtloop.bundle import load_bundle
-from rtloop.daemon import Summary
 from rtloop.errors import BundleError
-from rtloop.live import RunConfig, build_daemon, run_until_signal
+from rtloop.live import RunConfig, run
+from rtloop.results import Summary
 from rtloop.synth import bass_loop, write_loop_set
 
 BPM = 120.0
@@ -25,20 +27,21 @@ TRAIN_LOOPS = 48
 PLANTED = {7: "instrument", 13: "noise", 19: "glitch", 25: "wrong_notes"}
 
 
-def demo_bundle(cache_dir: Path) -> Path:
-    """The demo's bundle, trained through ``rtloop train`` on the first run and reused after."""
+TrainBundle = Callable[[Path, Path, Path], None]  # (loops folder, bundle to write, cache folder)
+
+
+def demo_bundle(cache_dir: Path, train: TrainBundle) -> Path:
+    """The demo's bundle, trained with ``train`` on the first run and reused after."""
     path = cache_dir / "demo" / "bass.rtloop"
     try:
         load_bundle(path)
         return path
     except BundleError:
         pass
-    from export.train import TrainConfig, train
-
     loops = cache_dir / "demo" / "loops"
     write_loop_set(loops, TRAIN_LOOPS, bpm=BPM, bars=1, sample_rate=SAMPLE_RATE, seed=11)
     print(f"training the demo bundle on {TRAIN_LOOPS} synthesised bass loops (first run only)...")
-    train(TrainConfig(loops=loops, output=path, random_encoder=True, bars_hint=1, cache_dir=cache_dir))
+    train(loops, path, cache_dir)
     return path
 
 
@@ -77,11 +80,12 @@ def run_demo(
     forever: bool,
     osc: tuple[tuple[str, int], ...],
     control: tuple[str, int] | None,
+    train: TrainBundle,
     speed: float = 1.0,
     stop: threading.Event | None = None,
 ) -> Summary:
-    """Train (once) and play the demo; returns the run's summary."""
-    bundle = demo_bundle(cache_dir)
+    """Train (once, with ``train``) and play the demo; returns the run's summary."""
+    bundle = demo_bundle(cache_dir, train)
     bars = max(2, int(seconds * BPM / 60.0 / 4))
     cfg = RunConfig(
         bundle=bundle,
@@ -96,8 +100,7 @@ def run_demo(
     )
     planted = ", ".join(f"{bar} ({kind})" for bar, kind in PLANTED.items() if bar <= bars or forever)
     print(f"playing {bars} bars at {BPM:.0f} bpm; deviations planted at bars {planted or 'none (play longer)'}")
-    daemon, midi = build_daemon(cfg)
-    summary = run_until_signal(daemon, midi, stop)
+    summary = run(cfg, stop)
     print(summary.render())
     print(report(summary))
     return summary

@@ -1,9 +1,17 @@
-"""Wiring ``rtloop run``: options -> bundle, audio source, clock, segmenter, OSC -> a running daemon."""
+"""Wiring ``rtloop run``: options -> bundle, audio source, clock, scorer, OSC, takes -> a running daemon.
+
+:func:`open_daemon` opens every resource of a run inside one ``ExitStack``, which closes them all,
+in reverse order, however the run ends; :func:`run` adds signal handling around it.
+"""
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import signal
+import sys
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,25 +20,33 @@ import numpy as np
 
 from rtloop.audio_input import ArrayInput, AudioSource, SoundDeviceInput
 from rtloop.audio_io import load_audio
-from rtloop.bundle import load_bundle
+from rtloop.backoff import Backoff
+from rtloop.bundle import Bundle, load_bundle
 from rtloop.clock import ClockFollower
-from rtloop.daemon import Daemon, Summary
+from rtloop.clocks import Clock, InternalClock, MidiClock, TimeWindows
+from rtloop.daemon import Daemon
 from rtloop.errors import RtloopError
 from rtloop.midi_input import ClockInput
 from rtloop.osc_io import ControlServer, OscOut
-from rtloop.scorer_process import ScorerProcess
-from rtloop.segmenter import InternalClock, Segmenter, TimeWindows
+from rtloop.osc_spec import DEFAULT_PREFIX
+from rtloop.reporter import Reporter
+from rtloop.results import Summary
+from rtloop.scorer_process import REPLY_TIMEOUT, ScorerProcess
+from rtloop.segmenter import Segmenter
 from rtloop.takes import TakeKeeper, TakesConfig
+
+SCORING_SLACK_SECONDS = 10.0  # audio a window may wait in the ring for the scorer after its end
+DEFAULT_BARS = 2
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything ``rtloop run`` takes from its command line."""
+    """Everything ``rtloop run`` takes from its command line; the defaults here are the CLI's."""
 
     bundle: Path
     osc: tuple[tuple[str, int], ...]
     control: tuple[str, int] | None
-    prefix: str = "/rtloop"
+    prefix: str = DEFAULT_PREFIX
     input: str | None = None
     channel: int = 1
     sample_rate: int | None = None
@@ -43,7 +59,7 @@ class RunConfig:
     midi_api: str = "default"
     midi_virtual: bool = False
     bpm: float | None = None
-    bars: int | None = None
+    bars: int | None = None  # None: the bundle's bars hint, else DEFAULT_BARS
     hop: int = 1
     beats_per_bar: int = 4
     latency_ms: float = 0.0
@@ -53,6 +69,8 @@ class RunConfig:
     takes: TakesConfig | None = None
     providers: tuple[str, ...] | None = None
     threads: int = 1
+    scorer_timeout: float = REPLY_TIMEOUT
+    terminal_marks: bool = False  # Enter in the terminal marks the last loop (needs takes)
 
 
 def _audio_source(cfg: RunConfig, model_rate: int) -> AudioSource:
@@ -63,59 +81,107 @@ def _audio_source(cfg: RunConfig, model_rate: int) -> AudioSource:
     return SoundDeviceInput(cfg.input, cfg.channel, cfg.sample_rate, cfg.blocksize)
 
 
-def build_daemon(cfg: RunConfig, print_line: Any = print) -> tuple[Daemon, ClockInput | None]:
-    """Open everything a run needs; returns the daemon and the MIDI input (or None) to close after.
+def _clock(cfg: RunConfig, sample_rate: int) -> Clock:
+    if cfg.midi is not None or cfg.midi_virtual:
+        follower = ClockFollower(cfg.beats_per_bar, lost_after=cfg.lost_after)
+        return MidiClock(ClockInput(cfg.midi, cfg.midi_api, cfg.midi_virtual), follower, Backoff(1.0, 30.0))
+    try:
+        if cfg.bpm is not None:
+            return InternalClock(cfg.bpm, cfg.beats_per_bar, sample_rate)
+        if cfg.window_s is not None:
+            return TimeWindows(round(cfg.window_s * sample_rate), round(cfg.window_hop_s * sample_rate))
+    except ValueError as exc:
+        raise RtloopError(str(exc)) from None
+    raise RtloopError(
+        "no clock: pass --midi PORT (MIDI clock), --bpm N (internal clock) or --window SECONDS (no clock)"
+    )
+
+
+def _segmenter(cfg: RunConfig, bundle: Bundle, audio: AudioSource) -> Segmenter:
+    rate = audio.sample_rate
+    bars = cfg.bars or bundle.manifest.get("bars_hint") or DEFAULT_BARS
+    max_frames = audio.ring.capacity - audio.ring.guard - int(SCORING_SLACK_SECONDS * rate)
+    window = round(cfg.window_s * rate) if cfg.window_s is not None else None
+    if window is not None and window > max_frames:
+        raise RtloopError(
+            f"--window {cfg.window_s:g}s is longer than the {max_frames / rate:.0f} s the audio buffer holds"
+        )
+    return Segmenter(bars, cfg.hop, round(cfg.latency_ms * rate / 1000.0), max_frames, window)
+
+
+def _marks_from_terminal(requests: collections.deque[tuple[str, Any]]) -> None:
+    """Thread: each line typed in the terminal asks the worker to mark the last loop."""
+    for _line in sys.stdin:
+        requests.append(("/mark", None))
+
+
+@contextlib.contextmanager
+def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> Iterator[Daemon]:
+    """Open everything a run needs and yield the daemon; everything is closed when the block ends.
 
     Raises:
-        RtloopError: bundle, device, MIDI port or control port problems, each with a clear message.
+        RtloopError: bundle, device, MIDI port, control port or takes folder problems, each with a
+            clear message (whatever was opened before is closed again).
     """
-    bundle = load_bundle(cfg.bundle)
-    bars = cfg.bars or bundle.manifest.get("bars_hint") or 2
-    audio = _audio_source(cfg, bundle.frontend.sample_rate)
-    midi = None
-    clock: Any
-    if cfg.midi is not None or cfg.midi_virtual:
-        midi = ClockInput(cfg.midi, cfg.midi_api, cfg.midi_virtual)
-        clock = (midi, ClockFollower(cfg.beats_per_bar, lost_after=cfg.lost_after))
-    elif cfg.bpm is not None:
-        clock = InternalClock(cfg.bpm, cfg.beats_per_bar, audio.sample_rate)
-    elif cfg.window_s is not None:
-        rate = audio.sample_rate
-        clock = TimeWindows(round(cfg.window_s * rate), round(cfg.window_hop_s * rate))
-    else:
-        raise RtloopError(
-            "no clock: pass --midi PORT (MIDI clock), --bpm N (internal clock) or --window SECONDS (no clock)"
+    with contextlib.ExitStack() as stack:
+        bundle = load_bundle(cfg.bundle)
+        audio: AudioSource = stack.enter_context(_audio_source(cfg, bundle.frontend.sample_rate))
+        clock = stack.enter_context(_clock(cfg, audio.sample_rate))
+        segmenter = _segmenter(cfg, bundle, audio)
+        control = stack.enter_context(ControlServer(*cfg.control, prefix=cfg.prefix)) if cfg.control else None
+        scorer = stack.enter_context(
+            ScorerProcess(
+                bundle, list(cfg.providers) if cfg.providers else None, cfg.threads, reply_timeout=cfg.scorer_timeout
+            )
         )
-    segmenter = Segmenter(bars, cfg.hop, round(cfg.latency_ms * audio.sample_rate / 1000.0))
-    control = ControlServer(*cfg.control, prefix=cfg.prefix) if cfg.control else None
-    scorer = ScorerProcess(bundle, providers=list(cfg.providers) if cfg.providers else None, threads=cfg.threads)
-    osc = OscOut(list(cfg.osc), cfg.prefix)
-    providers = ", ".join(scorer.providers)
-    print_line(
-        f"rtloop: {cfg.bundle} ({bundle.manifest['detector']['name']}, "
-        f"{'pretrained' if bundle.pretrained else 'RANDOM encoder'}) on {providers}; {bars} bar(s) per loop; "
-        f"OSC to {', '.join(f'{h}:{p}' for h, p in cfg.osc)}"
-        + (f"; control on {control.address[0]}:{control.address[1]}" if control else "")
-    )
-    takes = TakeKeeper(cfg.takes, audio.sample_rate) if cfg.takes else None
-    return Daemon(scorer, audio, clock, segmenter, osc, control, takes, print_line), midi
+        osc = stack.enter_context(OscOut(list(cfg.osc), cfg.prefix))
+        takes = stack.enter_context(TakeKeeper(cfg.takes, audio.sample_rate)) if cfg.takes else None
+        print_line(
+            f"rtloop: {cfg.bundle} ({bundle.manifest['detector']['name']}, "
+            f"{'pretrained' if bundle.pretrained else 'RANDOM encoder'}) on {', '.join(scorer.providers)}; "
+            f"{segmenter.bars} bar(s) per loop; OSC to {', '.join(f'{h}:{p}' for h, p in cfg.osc)}"
+            + (f"; control on {control.address[0]}:{control.address[1]}" if control else "")
+        )
+        daemon = Daemon(
+            scorer,
+            audio,
+            clock,
+            segmenter,
+            Reporter(osc, print_line, takes),
+            control=(control.commands,) if control else (),
+            start=(control.start,) if control else (),
+            beats_per_bar=cfg.beats_per_bar,
+        )
+        if cfg.terminal_marks and takes is not None and sys.stdin is not None and sys.stdin.isatty():
+            print_line("press Enter to mark the last loop as a take")
+            threading.Thread(target=_marks_from_terminal, args=(daemon.requests,), daemon=True).start()
+        yield daemon
 
 
-def run_until_signal(daemon: Daemon, midi: ClockInput | None, stop: threading.Event | None = None) -> Summary:
-    """Run until Ctrl-C, SIGTERM or ``stop``; always closes the MIDI port and OSC socket."""
-    stop = stop or threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+@contextlib.contextmanager
+def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM sets ``stop`` (main thread only: elsewhere signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        return daemon.run(stop)
-    except KeyboardInterrupt:
-        stop.set()
-        return daemon.summary
+        yield
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        if midi is not None:
-            midi.close()
-        daemon.osc.close()
-        daemon.scorer.close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_daemon(daemon: Daemon, stop: threading.Event) -> Summary:
+    """Run until Ctrl-C, SIGTERM, ``stop``, the audio's end or a failure; returns the summary."""
+    with _stop_on_sigterm(stop):
+        try:
+            return daemon.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+            return daemon.summary
+
+
+def run(cfg: RunConfig, stop: threading.Event | None = None, print_line: Callable[[str], None] = print) -> Summary:
+    """Open, run and close a live run (see :func:`open_daemon` and :func:`run_daemon`)."""
+    with open_daemon(cfg, print_line) as daemon:
+        return run_daemon(daemon, stop or threading.Event())

@@ -27,6 +27,27 @@ def _midi_in(api: str) -> Any:
         raise DeviceError(f"cannot start the {api} MIDI API: {exc}") from exc
 
 
+def midi_inputs_by_api(api: str = "default") -> list[tuple[str, list[str] | str]]:
+    """For ``rtmidi devices``: (API, port names or why the API is unavailable), for the API asked
+    for or, with ``"default"``, for the default API and then every other one compiled in (a Linux
+    machine without an ALSA sequencer can still have JACK MIDI)."""
+    import rtmidi
+
+    names = {getattr(rtmidi, value, None): name for name, value in APIS.items() if name != "default"}
+    wanted = [api] if api != "default" else ["default"]
+    if api == "default":
+        wanted += [names[a] for a in rtmidi.get_compiled_api() if a in names]
+    listing: list[tuple[str, list[str] | str]] = []
+    for name in wanted:
+        try:
+            listing.append((name, list_midi_inputs(name)))
+        except DeviceError as exc:
+            listing.append((name, str(exc)))
+    if api == "default" and isinstance(listing[0][1], list):
+        listing = listing[:1]  # the default API works: it is what --midi uses
+    return listing
+
+
 def list_midi_inputs(api: str = "default") -> list[str]:
     """Names of the MIDI input ports the API sees."""
     midi = _midi_in(api)

@@ -16,6 +16,7 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 
 from rtloop.errors import DeviceError
 from rtloop.osc_spec import CONTROL_TYPES, OUTPUT_TYPES
+from rtloop.resources import Closing
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def parse_host_port(text: str, default_host: str = "127.0.0.1") -> tuple[str, in
     return host or default_host, number
 
 
-class OscOut:
+class OscOut(Closing):
     """Sends rtloop's messages, typed as osc_spec says, to every destination, immediately.
 
     A destination that cannot be reached is reported once and retried on every message; it never
@@ -82,7 +83,7 @@ class _LoggingDispatcher(Dispatcher):
         return super().call_handlers_for_packet(data, client_address)
 
 
-class ControlServer:
+class ControlServer(Closing):
     """Receives control messages on a UDP port; valid ones are queued as (name, value) for the worker.
 
     Thread: python-osc's server thread; handlers only validate and append to a deque.
@@ -123,6 +124,8 @@ class ControlServer:
     def _unknown(self, address: str, *args: Any) -> None:
         log.warning("ignored unknown OSC address %s", address)
 
-    def stop(self) -> None:
-        self._server.shutdown()
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()

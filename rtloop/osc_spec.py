@@ -6,13 +6,32 @@ Regenerate the document with ``python -m rtloop.osc_spec > docs/osc.md`` (a test
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
+
+from rtloop.aspects import ASPECTS
 
 DEFAULT_PREFIX = "/rtloop"
 DEFAULT_OSC_HOST = "127.0.0.1"
 DEFAULT_OSC_PORT = 7474
 DEFAULT_CONTROL_HOST = "127.0.0.1"
 DEFAULT_CONTROL_PORT = 7475
-STATUSES = ("running", "stopped", "waiting_for_clock", "clock_lost", "audio_lost", "disarmed")
+
+
+class Status(str, Enum):
+    """What the daemon is doing, sent on ``/status``."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    WAITING_FOR_CLOCK = "waiting_for_clock"
+    CLOCK_LOST = "clock_lost"
+    AUDIO_LOST = "audio_lost"
+    DISARMED = "disarmed"
+    SCORER_RESTARTING = "scorer_restarting"
+    TAKES_FAILING = "takes_failing"
+
+
+STATUSES = tuple(s.value for s in Status)
+BARS_RANGE = (1, 64)  # the longest window also has to fit the audio ring at the current tempo
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,23 @@ OUTPUT = (
         "every scored loop, first",
         "calibrated variation: ~0.05 typical, 0.5 at the threshold, towards 1 far beyond",
     ),
+    *(
+        OscAddress(
+            f"/variation/{aspect}",
+            "f",
+            "0.0 .. 1.0",
+            "every scored loop, after /variation (bundles with aspects)",
+            f"calibrated variation of the loop's {aspect} alone",
+        )
+        for aspect in ASPECTS
+    ),
+    OscAddress(
+        "/aspect",
+        "s",
+        ", ".join(ASPECTS),
+        "every scored loop (bundles with aspects)",
+        "the aspect that varied most in this loop",
+    ),
     OscAddress("/score", "f", ">= 0.0 (detector units)", "every scored loop", "raw anomaly score"),
     OscAddress("/flag", "i", "0 or 1", "every scored loop", "1 when the score is over the bundle's threshold"),
     OscAddress("/bar", "i", ">= 1", "every scored loop", "number of the last bar in the scored window"),
@@ -50,14 +86,26 @@ OUTPUT = (
         "i",
         ">= 0",
         "every bar that gets no score",
-        "number of the bar skipped (warming up, overrun, xrun, NaN input, disarmed)",
+        "number of the bar skipped (warming up, overrun, xrun, NaN input, disarmed, scorer restarting)",
     ),
-    OscAddress("/status", "s", " | ".join(STATUSES), "on every change, and once a second", "what the daemon is doing"),
+    OscAddress(
+        "/status",
+        "s",
+        ", ".join(STATUSES),
+        "on every change, and once a second (the heartbeat)",
+        "what the daemon is doing; takes_failing: scoring goes on, the takes folder cannot be written",
+    ),
     OscAddress("/pong", "i", "1", "in answer to /ping", "rtloop is alive"),
 )
 
 CONTROL = (
-    OscAddress("/bars", "i", "1 .. 64", "any time", "window length in bars, from the next bar on"),
+    OscAddress(
+        "/bars",
+        "i",
+        f"{BARS_RANGE[0]} .. {BARS_RANGE[1]}",
+        "any time",
+        "window length in bars, from the next bar on; refused if the window would not fit the audio buffer",
+    ),
     OscAddress("/arm", "i", "0 or 1", "any time", "1 scores loops, 0 pauses scoring (bars are reported as skipped)"),
     OscAddress("/ping", "", "", "any time", "answered with /pong on every destination"),
     OscAddress("/mark", "", "", "any time", "keep the last scored loop as a take and log the mark (needs --takes)"),
@@ -99,7 +147,8 @@ def render_markdown() -> str:
     ]
     lines += [
         "",
-        "Malformed packets, unknown addresses and wrong argument types are logged and ignored.",
+        "Malformed packets, unknown addresses, wrong argument types and values out of range are logged",
+        "(rate-limited) and ignored; see docs/reliability.md.",
         "",
     ]
     return "\n".join(lines)

@@ -1,26 +1,41 @@
-"""Scoring in a child process, so the front-end and ONNX Runtime never hold the audio callback's GIL.
+"""Scoring in a supervised child process, so the front-end and ONNX Runtime never hold the audio
+callback's GIL, and a scorer that dies or hangs can be replaced without stopping the run.
 
 numpy's FFT and friends keep the GIL for milliseconds; in the capture process that delays the audio
 callback past a 256-frame JACK period (an xrun). The child does all numeric work at a lower CPU
-priority; the parent only copies audio out of the ring and waits on a pipe (which releases the GIL).
+priority; the parent hands it audio and collects answers without waiting for them.
 """
 
 from __future__ import annotations
 
+import enum
 import multiprocessing
 import os
 import signal
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rtloop.bundle import Bundle, load_bundle
 from rtloop.errors import BundleError, RtloopError
+from rtloop.resources import Closing
 from rtloop.scorer import Scorer, Scores
 
 CHILD_NICE = 10
 START_TIMEOUT = 120.0
+REPLY_TIMEOUT = 30.0  # one loop takes ~0.2 s on two idle CPU cores; a child silent this long is stuck
+STOPPED_GRACE = 1.0  # a child stopped (SIGSTOP, a debugger) this long counts as failed at once
+
+
+class ScorerFailed(RtloopError, RuntimeError):
+    """The scoring process died, hung, or could not start: it has to be restarted."""
+
+
+class ScoreError(RtloopError, ValueError):
+    """The scoring process could not score one request (the process itself is fine)."""
 
 
 def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, threads: int) -> None:
@@ -50,49 +65,167 @@ def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, thre
             conn.send(("error", str(exc)))
 
 
-class ScorerProcess:
-    """A :class:`~rtloop.scorer.Scorer` running in a child process, with the same ``score`` call.
+def _is_stopped(pid: int | None) -> bool:
+    """True if the process is stopped (state T or t in /proc on Linux; elsewhere never known)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :][:1] in ("T", "t")
+
+
+class _State(enum.Enum):
+    STARTING = "starting"
+    READY = "ready"
+    BUSY = "busy"
+
+
+class ScorerProcess(Closing):
+    """A :class:`~rtloop.scorer.Scorer` in a child process: ``submit`` a request, ``poll`` for its
+    answer, ``restart`` the child when it fails. One request at a time.
+
+    Args:
+        bundle: the bundle to score with (the child loads and hash-checks it again).
+        providers: onnxruntime execution providers (None: CUDA if present, else CPU).
+        threads: intra-op threads of the child.
+        reply_timeout: seconds a request may take before the child counts as hung.
 
     Raises:
-        BundleError: the child could not load the bundle or its graphs.
+        BundleError: the first child could not load the bundle or its graphs.
     """
 
-    def __init__(self, bundle: Bundle, providers: list[str] | None = None, threads: int = 1) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        providers: list[str] | None = None,
+        threads: int = 1,
+        reply_timeout: float = REPLY_TIMEOUT,
+    ) -> None:
         self.bundle = bundle
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(
-            target=_serve, args=(child, str(bundle.path), providers, threads), name="rtloop-scorer", daemon=True
+        self.reply_timeout = reply_timeout
+        self._args = (str(bundle.path), providers, threads)
+        self._context = multiprocessing.get_context("spawn")
+        self._spawn()
+        try:
+            self._wait_ready()
+        except ScorerFailed as exc:
+            self.close()
+            raise BundleError(str(exc)) from None
+
+    def _spawn(self) -> None:
+        self._conn, child = self._context.Pipe()
+        self._process: Any = self._context.Process(
+            target=_serve, args=(child, *self._args), name="rtloop-scorer", daemon=True
         )
         self._process.start()
         child.close()
-        if not self._conn.poll(START_TIMEOUT):
-            self.close()
-            raise BundleError("the scoring process did not start in time")
-        kind, payload = self._conn.recv()
-        if kind != "ready":
-            self.close()
-            raise BundleError(payload)
-        self.providers: list[str] = payload
+        self._state, self._since = _State.STARTING, time.monotonic()
+        self.providers: list[str] = []
 
-    def score(self, waves: list[np.ndarray]) -> Scores:
-        """Score mono waveforms at the bundle's rate (blocks this thread, not the GIL)."""
-        self._conn.send(waves)
-        kind, payload = self._conn.recv()
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while self._state is _State.STARTING:
+            if time.monotonic() > deadline:
+                raise ScorerFailed("the scoring process did not start in time")
+            self.poll(time.monotonic())
+            time.sleep(0.01)
+
+    @property
+    def ready(self) -> bool:
+        """True when a request can be submitted."""
+        return self._state is _State.READY
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (for supervision tests and diagnostics)."""
+        return self._process.pid  # type: ignore[no-any-return]
+
+    def submit(self, waves: list[np.ndarray]) -> None:
+        """Send mono waveforms at the bundle's rate to the child; the answer comes from :meth:`poll`.
+
+        Raises:
+            ScorerFailed: the child is gone.
+        """
+        if self._state is not _State.READY:
+            raise RuntimeError(f"the scorer is {self._state.value}, not ready")
+        try:
+            self._conn.send(waves)
+        except (OSError, ValueError) as exc:
+            raise ScorerFailed(f"the scoring process is gone ({exc})") from exc
+        self._state, self._since = _State.BUSY, time.monotonic()
+
+    def poll(self, now: float) -> Scores | None:
+        """The answer to the submitted request if it has arrived, else None.
+
+        Raises:
+            ScorerFailed: the child died, hung longer than its timeout, or failed to start.
+            ScoreError: the child could not score this request (it is ready for the next).
+        """
+        if self._state is _State.READY:
+            return None
+        try:
+            arrived = self._conn.poll()
+            message = self._conn.recv() if arrived else None
+        except (EOFError, OSError) as exc:
+            raise ScorerFailed(f"the scoring process died ({self._exit_reason()})") from exc
+        if message is None:
+            limit = START_TIMEOUT if self._state is _State.STARTING else self.reply_timeout
+            if now - self._since > limit:
+                raise ScorerFailed(f"the scoring process did not answer for {limit:g} s ({self._exit_reason()})")
+            if now - self._since > STOPPED_GRACE and _is_stopped(self._process.pid):
+                raise ScorerFailed("the scoring process is stopped (SIGSTOP or a debugger)")
+            return None
+        kind, payload = message
+        if self._state is _State.STARTING:
+            if kind != "ready":
+                raise ScorerFailed(str(payload))
+            self._state, self.providers = _State.READY, payload
+            return None
+        self._state = _State.READY
         if kind != "ok":
-            raise RtloopError(payload)
+            raise ScoreError(str(payload))
         return payload  # type: ignore[no-any-return]
 
-    def warm_up(self) -> None:
-        """The child warms up before it reports ready."""
+    def _exit_reason(self) -> str:
+        code = self._process.exitcode
+        if code is None:
+            return "still running: stopped or hung"
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit status {code}"
 
-    def close(self) -> None:
-        """Stop the child."""
-        try:
-            self._conn.send(None)
-        except (OSError, ValueError):
-            pass
-        self._process.join(timeout=5)
+    def score(self, waves: list[np.ndarray]) -> Scores:
+        """Score mono waveforms and wait for the answer (offline use and warm-up; the daemon polls).
+
+        Raises:
+            ScorerFailed: the child died or hung.
+            ScoreError: the child could not score them.
+        """
+        self.submit(waves)
+        while (scores := self.poll(time.monotonic())) is None:
+            self._conn.poll(0.05)
+        return scores
+
+    def restart(self) -> None:
+        """Kill the child (whatever state it is in: a stopped process dies on SIGKILL too) and start
+        a new one; :attr:`ready` turns true once it has loaded the bundle and warmed up."""
+        self._kill()
+        self._spawn()
+
+    def _kill(self) -> None:
         if self._process.is_alive():
             self._process.kill()
+        self._process.join(timeout=5)
         self._conn.close()
+
+    def close(self) -> None:
+        """Stop the child: politely if it is idle, by SIGKILL otherwise."""
+        if self._conn.closed:
+            return
+        if self._state is _State.READY:
+            try:
+                self._conn.send(None)
+            except (OSError, ValueError):
+                pass
+            self._process.join(timeout=5)
+        self._kill()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+KEPT_BARS = 64  # boundaries remembered, so the longest window in bars
+
 
 @dataclass(frozen=True)
 class Window:
@@ -34,17 +36,32 @@ class Segmenter:
         bars: window length in bars.
         hop: score every ``hop`` bars (1: every bar over the last ``bars``; ``bars``: no overlap).
         latency_frames: shift of every window, the input latency to compensate.
+        max_frames: the longest window the audio ring can hold (longer ones are skipped with the reason).
+        window_frames: length of clock-free windows (``--window``); None with a bar clock.
     """
 
-    def __init__(self, bars: int, hop: int = 1, latency_frames: int = 0) -> None:
+    def __init__(
+        self,
+        bars: int,
+        hop: int = 1,
+        latency_frames: int = 0,
+        max_frames: int | None = None,
+        window_frames: int | None = None,
+    ) -> None:
         self.latency_frames = latency_frames
+        self.max_frames = max_frames
+        self.window_frames = window_frames
         self._boundaries: dict[int, int] = {}
         self.configure(bars, hop)
 
     def configure(self, bars: int, hop: int | None = None) -> None:
-        """Change the window length (and hop); takes effect at the next boundary."""
-        if bars < 1 or (hop is not None and hop < 1):
-            raise ValueError("bars and hop must be at least 1")
+        """Change the window length (and hop); takes effect at the next boundary.
+
+        Raises:
+            ValueError: bars outside 1..64 (the boundaries kept) or a hop below 1.
+        """
+        if not 1 <= bars <= KEPT_BARS or (hop is not None and hop < 1):
+            raise ValueError(f"bars must be 1..{KEPT_BARS} and hop at least 1")
         self.bars = bars
         if hop is not None:
             self.hop = hop
@@ -57,7 +74,7 @@ class Segmenter:
         """Record that ``bar`` starts at ``frame``; returns the window ending there, a skip, or None
         for a boundary the hop does not score."""
         self._boundaries[bar] = frame
-        for old in [b for b in self._boundaries if b < bar - 64]:
+        for old in [b for b in self._boundaries if b < bar - KEPT_BARS]:
             del self._boundaries[old]
         if bar <= 1 or (bar - 1) % self.hop:  # bar 1 starts the song: nothing before it to score
             return None
@@ -65,45 +82,18 @@ class Segmenter:
         if any(b not in self._boundaries for b in range(first, bar)):
             return Skip(bar - 1, f"no full {self.bars}-bar window yet")
         shift = self.latency_frames
-        return Window(bar - 1, self._boundaries[first] + shift, frame + shift, bpm)
+        return self._checked(Window(bar - 1, self._boundaries[first] + shift, frame + shift, bpm))
 
+    def window(self, number: int, end: int) -> Window | Skip:
+        """The clock-free window ``number`` that ends at frame ``end``."""
+        if self.window_frames is None:
+            raise ValueError("this segmenter cuts bars, not clock-free windows")
+        return self._checked(Window(number, end - self.window_frames, end, 0.0))
 
-class InternalClock:
-    """A steady tempo in audio frames, for ``--bpm`` (no MIDI clock): bar k starts at k bar lengths."""
-
-    def __init__(self, bpm: float, beats_per_bar: int, sample_rate: int) -> None:
-        if not 1.0 <= bpm <= 999.0:
-            raise ValueError(f"tempo {bpm} bpm is out of range")
-        self.bpm = bpm
-        self.bar_frames = sample_rate * 60.0 / bpm * beats_per_bar
-        self._next_bar = 1
-
-    def boundaries_until(self, frame: int) -> list[tuple[int, int]]:
-        """(bar, first frame) of every bar that has started by ``frame`` and was not returned yet."""
-        out = []
-        while (start := round((self._next_bar - 1) * self.bar_frames)) <= frame:
-            out.append((self._next_bar, start))
-            self._next_bar += 1
-        return out
-
-
-class TimeWindows:
-    """Clock-free windows (``--window 4s --hop 1s``): the last ``window`` frames, every ``hop`` frames.
-
-    Windows are numbered from 1 like bars, and carry no tempo.
-    """
-
-    def __init__(self, window_frames: int, hop_frames: int) -> None:
-        if window_frames < 1 or hop_frames < 1:
-            raise ValueError("window and hop must be positive")
-        self.window_frames = window_frames
-        self.hop_frames = hop_frames
-        self._next = 1
-
-    def windows_until(self, frame: int) -> list[Window]:
-        """Every window that ends by ``frame`` and was not returned yet."""
-        out = []
-        while (end := self.window_frames + (self._next - 1) * self.hop_frames) <= frame:
-            out.append(Window(self._next, end - self.window_frames, end, 0.0))
-            self._next += 1
-        return out
+    def _checked(self, window: Window) -> Window | Skip:
+        """A window that can be read from the ring, or the reason it cannot."""
+        if window.end <= window.start:  # a burst of ticks put several boundaries on one instant
+            return Skip(window.last_bar, "bar boundaries out of order (clock burst)")
+        if self.max_frames is not None and window.end - window.start > self.max_frames:
+            return Skip(window.last_bar, "window longer than the audio buffer: use fewer bars")
+        return window

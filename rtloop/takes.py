@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from rtloop.resources import Closing
+
 log = logging.getLogger(__name__)
 LOG_FIELDS = ("event", "wall_time", "bar", "bpm", "score", "variation", "flagged", "marked", "file")
 JSONL = "session.jsonl"
@@ -57,7 +59,7 @@ def take_name(when: float, bar: int, bpm: float, score: float) -> str:
     return f"{stamp}_bar{bar:05d}_{bpm:.1f}bpm_score{score:.4g}.wav"
 
 
-class TakeKeeper:
+class TakeKeeper(Closing):
     """Writes takes and the session log on its own thread.
 
     Args:
@@ -70,6 +72,7 @@ class TakeKeeper:
         self.sample_rate = sample_rate
         cfg.folder.mkdir(parents=True, exist_ok=True)
         self.dropped = 0
+        self.problem: str | None = None  # why writing fails right now, or None
         self._queue: queue.Queue[tuple | None] = queue.Queue(maxsize=64)
         self._last: tuple[np.ndarray, LoopRecord] | None = None
         self._thread = threading.Thread(target=self._run, name="takes", daemon=True)
@@ -103,6 +106,9 @@ class TakeKeeper:
                     self._mark(item[1])
             except OSError as exc:  # disk full, folder removed: report, keep running
                 log.error("could not write to %s: %s", self.cfg.folder, exc)
+                self.problem = f"cannot write to {self.cfg.folder}: {exc}"
+            else:
+                self.problem = None
 
     def _loop(
         self, audio: np.ndarray, when: float, bar: int, bpm: float, score: float, variation: float, flagged: bool

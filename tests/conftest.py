@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 import types
 from pathlib import Path
 
@@ -71,27 +69,12 @@ def trained_bundle(loop_sets: dict[str, Path], cache_dir: Path, tmp_path_factory
 
 @pytest.fixture(scope="session")
 def clap_htsat() -> types.ModuleType:
-    """laion-clap's own ``htsat`` module, imported without the package's hub-fetching ``__init__``.
-
-    laion-clap's utils import torchvision (whose PyPI build does not import beside the CPU torch here)
-    for one symbol; a stand-in module provides it. Nothing else of laion-clap is imported.
-    """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    spec = importlib.util.find_spec("laion_clap")
-    if spec is None or spec.submodule_search_locations is None:
-        pytest.skip("laion-clap (the reference) is not installed: pip install --no-deps laion-clap")
+    """laion-clap's own ``htsat`` module (see export/laion_reference.py)."""
     pytest.importorskip("torchlibrosa")
     pytest.importorskip("h5py")
-    import torch
+    from export.laion_reference import load_laion_htsat
 
-    if "torchvision" not in sys.modules:
-        stand_in = {name: types.ModuleType(name) for name in ("torchvision", "torchvision.ops", "torchvision.ops.misc")}
-        stand_in["torchvision.ops.misc"].FrozenBatchNorm2d = torch.nn.BatchNorm2d  # type: ignore[attr-defined]
-        sys.modules.update(stand_in)
-    root = Path(next(iter(spec.submodule_search_locations)))
-    for name, path in (("laion_clap", root), ("laion_clap.clap_module", root / "clap_module")):
-        if name not in sys.modules:
-            package = types.ModuleType(name)
-            package.__path__ = [str(path)]
-            sys.modules[name] = package
-    return importlib.import_module("laion_clap.clap_module.htsat")
+    module = load_laion_htsat()
+    if module is None:
+        pytest.skip("laion-clap (the reference) is not installed: scripts/setup.sh --test installs it")
+    return module

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtloop.clock import CLOCK, CONTINUE, SONG_POSITION, START, STOP, ClockFollower, MidiClockReceiver
-from rtloop.segmenter import InternalClock, Segmenter, Skip, Window
+from rtloop.segmenter import Segmenter, Skip, Window
 
 
 def play(follower: ClockFollower, messages: list[tuple[float, list[int]]]) -> list:
@@ -146,12 +146,3 @@ def test_segmenter_windows_skips_and_hop() -> None:
         "Window",
     ]
     assert [r.last_bar for r in results if isinstance(r, Window)] == [2, 4, 6]
-
-
-def test_internal_clock_bars() -> None:
-    clock = InternalClock(bpm=120.0, beats_per_bar=4, sample_rate=48000)
-    assert clock.boundaries_until(0) == [(1, 0)]
-    assert clock.boundaries_until(200000) == [(2, 96000), (3, 192000)]
-    assert clock.boundaries_until(200001) == []
-    with pytest.raises(ValueError):
-        InternalClock(bpm=0.0, beats_per_bar=4, sample_rate=48000)

@@ -16,7 +16,7 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from rtloop.bundle import load_bundle
 from rtloop.cli import main
-from rtloop.live import RunConfig, build_daemon, run_until_signal
+from rtloop.live import RunConfig, open_daemon, run, run_daemon
 from rtloop.scorer import Scorer
 from rtloop.synth import bass_loop
 
@@ -103,8 +103,7 @@ def test_nan_bar_is_skipped_and_the_run_goes_on(
     cfg = RunConfig(
         bundle=trained_bundle, osc=(("127.0.0.1", peer.port),), control=None, wave=wave, speed=8, bpm=120.0, bars=1
     )
-    daemon, midi = build_daemon(cfg, print_line=lambda _line: None)
-    summary = run_until_signal(daemon, midi)
+    summary = run(cfg, print_line=lambda _line: None)
     time.sleep(0.2)
     assert list(summary.skipped_bars) == [(2, "NaN/Inf in the input audio")]
     assert peer.values("/rtloop/skipped") == [2]
@@ -125,10 +124,16 @@ def test_control_ping_bars_arm_and_garbage(
         bpm=120.0,
         bars=1,
     )
-    daemon, midi = build_daemon(cfg, print_line=lambda _line: None)
     stop = threading.Event()
-    runner = threading.Thread(target=run_until_signal, args=(daemon, midi, stop))
-    runner.start()
+    with open_daemon(cfg, print_line=lambda _line: None) as daemon:
+        runner = threading.Thread(target=run_daemon, args=(daemon, stop))
+        runner.start()
+        _exercise_control(daemon, runner, stop, peer, control_port)
+    assert not runner.is_alive()
+    assert peer.values("/rtloop/status")[-1] == "stopped"
+
+
+def _exercise_control(daemon, runner, stop, peer, control_port) -> None:  # type: ignore[no-untyped-def]
     try:
         client = SimpleUDPClient("127.0.0.1", control_port)
         raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -152,8 +157,6 @@ def test_control_ping_bars_arm_and_garbage(
     finally:
         stop.set()
         runner.join(timeout=10)
-    assert not runner.is_alive()
-    assert peer.values("/rtloop/status")[-1] == "stopped"
 
 
 def test_control_port_in_use_is_one_clear_error(trained_bundle: Path, take, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -15,17 +15,9 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from rtloop.cli import config_argv, main
 from rtloop.errors import RtloopError
-from rtloop.live import RunConfig, build_daemon, run_until_signal
-from rtloop.segmenter import TimeWindows, Window
+from rtloop.live import RunConfig, open_daemon, run_daemon
 from rtloop.synth import bass_loop
 from rtloop.takes import TakeKeeper, TakesConfig, read_session
-
-
-def test_time_windows_slide_by_hop() -> None:
-    windows = TimeWindows(window_frames=400, hop_frames=100)
-    assert windows.windows_until(399) == []
-    assert windows.windows_until(600) == [Window(1, 0, 400, 0.0), Window(2, 100, 500, 0.0), Window(3, 200, 600, 0.0)]
-    assert windows.windows_until(650) == []
 
 
 def test_keeper_keeps_flagged_loops_logs_every_loop_and_marks(tmp_path: Path) -> None:
@@ -114,24 +106,24 @@ def test_osc_mark_keeps_a_normal_loop(trained_bundle: Path, tmp_path: Path) -> N
         bars=1,
         takes=TakesConfig(tmp_path),
     )
-    daemon, midi = build_daemon(cfg, print_line=lambda _line: None)
     stop = threading.Event()
-    runner = threading.Thread(target=run_until_signal, args=(daemon, midi, stop))
-    runner.start()
-    try:
-        deadline = time.monotonic() + 30
-        while daemon.summary.scored < 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        SimpleUDPClient("127.0.0.1", port).send_message("/rtloop/mark", [])
-        while (
-            not (tmp_path / "session.jsonl").exists()
-            or '"event": "mark"' not in (tmp_path / "session.jsonl").read_text()
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-    finally:
-        stop.set()
-        runner.join(timeout=20)
+    with open_daemon(cfg, print_line=lambda _line: None) as daemon:
+        runner = threading.Thread(target=run_daemon, args=(daemon, stop))
+        runner.start()
+        try:
+            deadline = time.monotonic() + 30
+            while daemon.summary.scored < 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            SimpleUDPClient("127.0.0.1", port).send_message("/rtloop/mark", [])
+            while (
+                not (tmp_path / "session.jsonl").exists()
+                or '"event": "mark"' not in (tmp_path / "session.jsonl").read_text()
+            ):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            runner.join(timeout=20)
     marks = [r for r in read_session(tmp_path) if r.event == "mark"]
     assert len(marks) == 1 and marks[0].marked and (tmp_path / marks[0].file).is_file()
 

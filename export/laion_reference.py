@@ -1,0 +1,52 @@
+"""laion-clap's own HTS-AT module, the reference of the parity test and the speed benchmark.
+
+laion-clap is installed apart from the environment (``scripts/setup.sh --test`` puts it, without its
+dependencies, into ``<venv>/reference``), because its pinned requirements (numpy<2, wandb,
+transformers...) are not needed for the audio branch and would make pip report conflicts. Only its
+``clap_module.htsat`` is imported, without the package ``__init__`` that fetches text models.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import types
+from pathlib import Path
+
+import torch
+
+REFERENCE_DIR = Path(sys.prefix) / "reference"
+
+
+def laion_clap_root() -> Path | None:
+    """The folder of the ``laion_clap`` package: the reference install, else an ordinary one, else None."""
+    if (REFERENCE_DIR / "laion_clap" / "clap_module" / "htsat.py").is_file():
+        return REFERENCE_DIR / "laion_clap"
+    spec = importlib.util.find_spec("laion_clap")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def load_laion_htsat() -> types.ModuleType | None:
+    """laion-clap's ``htsat`` module, or None where laion-clap is not installed.
+
+    Its utils import torchvision (whose PyPI build does not import beside the CPU torch here) for one
+    symbol, ``FrozenBatchNorm2d``; a stand-in module provides it where torchvision is absent.
+    """
+    root = laion_clap_root()
+    if root is None:
+        return None
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if "torchvision" not in sys.modules:
+        stand_in = {name: types.ModuleType(name) for name in ("torchvision", "torchvision.ops", "torchvision.ops.misc")}
+        stand_in["torchvision.ops.misc"].FrozenBatchNorm2d = torch.nn.BatchNorm2d  # type: ignore[attr-defined]
+        sys.modules.update(stand_in)
+    for name, path in (("laion_clap", root), ("laion_clap.clap_module", root / "clap_module")):
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [str(path)]
+            sys.modules[name] = package
+    return importlib.import_module("laion_clap.clap_module.htsat")

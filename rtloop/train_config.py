@@ -1,0 +1,35 @@
+"""What ``rtloop train`` can be asked for: its options, their defaults and choices, in one place.
+
+The command line (rtloop/cli.py) and the training pipeline (export/train.py) both read them from
+here, so a default or a choice is written once; this module needs nothing heavier than the stdlib.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+AMODELS = ("HTSAT-tiny", "HTSAT-base")
+DETECTORS = ("svdd-residual", "svdd", "iforest", "pca")
+FEATURES = ("latent", "embedding")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``rtloop train`` takes from its command line; the defaults here are the CLI's."""
+
+    loops: Path
+    output: Path
+    amodel: str = AMODELS[0]
+    fusion: bool = True
+    detector: str = DETECTORS[0]
+    features: str = FEATURES[0]
+    checkpoint: Path | None = None
+    random_encoder: bool = False
+    trust_checkpoint: bool = False
+    seed: int = 0
+    val_fraction: float = 0.2
+    quantile: float = 0.95
+    bars_hint: int | None = None
+    cache_dir: Path | None = None
+    download_url: str | None = None

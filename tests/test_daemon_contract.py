@@ -1,0 +1,262 @@
+"""The daemon's contract, driven step by step through fakes of its protocols (no hardware, no sleeps).
+
+The fakes here are test doubles of the daemon's seams (audio source, clock, scorer, OSC output), named
+as such; the real parts are covered by tests/test_live_file.py, tests/test_scorer_process.py and the
+JACK end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rtloop.clock import ClockEvent, EventKind
+from rtloop.daemon import Daemon, RunEnded
+from rtloop.errors import DeviceError
+from rtloop.osc_spec import Status
+from rtloop.reporter import Reporter
+from rtloop.ring import RingBuffer
+from rtloop.scorer import Scores
+from rtloop.scorer_process import ScorerFailed
+from rtloop.segmenter import Segmenter
+
+RATE = 48000
+BAR = RATE * 2  # 120 bpm, 4/4
+
+
+class FakeAudio:
+    """Fake audio source: the test writes frames into its ring and decides when it fails."""
+
+    def __init__(self, reopenable: bool = True) -> None:
+        self.ring = RingBuffer(120 * RATE)
+        self.sample_rate = RATE
+        self.xruns = 0
+        self.last_xrun_frame = -1
+        self.reopenable = reopenable
+        self.failing: str | None = None
+        self.reopen_works = False
+        self.reopens = 0
+
+    def feed(self, frames: int) -> None:
+        self.ring.write(np.full(frames, 0.1, dtype=np.float32))
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def frame_at(self, t: float) -> int:
+        return int(t * RATE)
+
+    def time_at(self, frame: int) -> float:
+        return frame / RATE
+
+    def failure(self) -> str | None:
+        return self.failing
+
+    def exhausted(self) -> bool:
+        return False
+
+    def reopen(self) -> None:
+        self.reopens += 1
+        if not self.reopen_works:
+            raise DeviceError("still unplugged")
+        self.failing = None
+
+    def callback_durations(self) -> np.ndarray:
+        return np.zeros(0)
+
+
+class FakeClock:
+    """Fake clock: returns the events the test queued."""
+
+    waits_for_start = False
+
+    def __init__(self) -> None:
+        self.events: list[ClockEvent] = []
+
+    def bar(self, number: int) -> None:
+        self.events.append(ClockEvent(EventKind.BAR, 0.0, bar=number, bpm=120.0, frame=(number - 1) * BAR))
+
+    def poll(self, now: float, written: int) -> list[ClockEvent]:
+        events, self.events = self.events, []
+        return events
+
+    def close(self) -> None: ...
+
+
+class FakeScorer:
+    """Fake scoring child: answers on the next poll, or dies / hangs when told to."""
+
+    def __init__(self) -> None:
+        self.bundle = types.SimpleNamespace(frontend=types.SimpleNamespace(sample_rate=RATE))
+        self.ready = True
+        self.submitted = 0
+        self.restarts = 0
+        self.die_next = False
+        self._busy = False
+
+    def submit(self, waves: list[np.ndarray]) -> None:
+        assert self.ready and not self._busy, "one request at a time"
+        self.submitted += 1
+        self._busy = True
+        self.ready = False
+
+    def poll(self, now: float) -> Scores | None:
+        if not self._busy:
+            self.ready = True  # a restarted child comes up on the next poll
+            return None
+        if self.die_next:
+            self.die_next = False
+            self._busy = False
+            raise ScorerFailed("the scoring process died (killed by SIGKILL)")
+        self._busy, self.ready = False, True
+        one = np.array([1.0])
+        return Scores(one, np.array([0.3]), np.array([False]), np.zeros((1, 512)))
+
+    def restart(self) -> None:
+        self.restarts += 1
+        self._busy = False
+        self.ready = False
+
+
+class FakeOsc:
+    """Fake OSC output: records (address, value)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    def send(self, name: str, value: Any = None) -> None:
+        self.sent.append((name, value))
+
+    def values(self, name: str) -> list[Any]:
+        return [v for n, v in self.sent if n == name]
+
+
+@pytest.fixture
+def rig() -> types.SimpleNamespace:
+    audio, clock, scorer, osc, lines = FakeAudio(), FakeClock(), FakeScorer(), FakeOsc(), []
+    max_frames = audio.ring.capacity - audio.ring.guard - 10 * RATE
+    daemon = Daemon(scorer, audio, clock, Segmenter(1, max_frames=max_frames), Reporter(osc, lines.append))  # type: ignore[arg-type]
+    daemon.start()
+    return types.SimpleNamespace(daemon=daemon, audio=audio, clock=clock, scorer=scorer, osc=osc, lines=lines)
+
+
+def play_bars(rig: types.SimpleNamespace, first: int, last: int, now: float = 0.0) -> None:
+    """Write bars ``first..last`` of audio, announce their boundaries, and step the daemon twice
+    per bar (submit, then collect)."""
+    for number in range(first, last + 1):
+        rig.audio.feed(BAR)
+        rig.clock.bar(number + 1)
+        rig.daemon.step(now)
+        rig.daemon.step(now)
+
+
+def test_every_bar_is_scored_and_reported(rig) -> None:  # type: ignore[no-untyped-def]
+    rig.clock.bar(1)
+    rig.daemon.step(0.0)
+    play_bars(rig, 1, 4)
+    assert rig.osc.values("/bar") == [1, 2, 3, 4]
+    assert rig.osc.values("/status")[0] == "running"
+    assert rig.daemon.summary.scored == 4
+
+
+def test_disarm_skips_bars_and_arm_resumes_and_half_values_are_refused(rig) -> None:  # type: ignore[no-untyped-def]
+    rig.clock.bar(1)
+    rig.daemon.requests.append(("/arm", 0))
+    play_bars(rig, 1, 2)
+    assert rig.osc.values("/skipped") == [1, 2] and rig.daemon.reporter.status is Status.DISARMED
+    rig.daemon.requests.append(("/arm", 0.5))
+    play_bars(rig, 3, 3)
+    assert not rig.daemon.armed and rig.osc.values("/skipped") == [1, 2, 3]
+    rig.daemon.requests.append(("/arm", 1))
+    play_bars(rig, 4, 5)
+    assert rig.osc.values("/bar") == [4, 5] and rig.daemon.reporter.status is Status.RUNNING
+
+
+def test_bars_are_limited_by_the_spec_and_by_what_the_ring_holds(rig) -> None:  # type: ignore[no-untyped-def]
+    rig.clock.bar(1)
+    play_bars(rig, 1, 1)  # the daemon now knows the tempo: 2 s bars; the ring holds ~110 s
+    assert rig.daemon.max_bars() == 54
+    for value in (65, 100, 2**32 - 1, float("nan"), float("inf"), "2", True, 0, -1, 64, 55):
+        rig.daemon.requests.append(("/bars", value))
+        rig.daemon.step(0.0)
+        assert rig.daemon.segmenter.bars == 1, value
+    rig.daemon.requests.append(("/bars", 54))
+    rig.daemon.step(0.0)
+    assert rig.daemon.segmenter.bars == 54
+
+
+def test_unplugged_audio_is_reopened_with_back_off_and_the_gap_recorded(rig) -> None:  # type: ignore[no-untyped-def]
+    rig.audio.failing = "unplugged"
+    rig.daemon.step(10.0)
+    assert rig.daemon.reporter.status is Status.AUDIO_LOST
+    for now in np.arange(10.0, 16.5, 0.1):
+        rig.daemon.step(float(now))
+    assert rig.audio.reopens == 2  # at 11 and 13 s: back-off 1, 2, then 4 s
+    rig.audio.reopen_works = True
+    for now in np.arange(16.5, 17.5, 0.1):
+        rig.daemon.step(float(now))
+    assert rig.audio.reopens == 3  # at 17 s, and it worked
+    assert rig.daemon.summary.gaps == [pytest.approx(7.0, abs=0.25)]
+    assert rig.daemon.reporter.status is Status.RUNNING
+    assert any("audio input back after" in line for line in rig.lines)
+
+
+def test_audio_that_cannot_come_back_ends_the_run_with_the_reason(rig) -> None:  # type: ignore[no-untyped-def]
+    rig.audio.reopenable = False
+    rig.audio.failing = "the JACK server is gone"
+    with pytest.raises(RunEnded, match="JACK server is gone"):
+        rig.daemon.step(0.0)
+    assert rig.daemon.reporter.status is Status.AUDIO_LOST
+
+
+def test_a_dying_scorer_costs_one_bar_and_is_restarted(rig) -> None:  # type: ignore[no-untyped-def]
+    rig.clock.bar(1)
+    play_bars(rig, 1, 2)
+    rig.scorer.die_next = True
+    play_bars(rig, 3, 6, now=100.0)
+    assert rig.scorer.restarts == 1
+    assert (
+        3,
+        "scoring process failed: the scoring process died (killed by SIGKILL)",
+    ) in rig.daemon.summary.skipped_bars
+    assert rig.osc.values("/bar") == [1, 2, 4, 5, 6]
+    assert "scorer_restarting" in rig.osc.values("/status")
+    assert rig.daemon.reporter.status is Status.RUNNING
+
+
+def test_four_scorer_failures_within_a_minute_end_the_run(rig) -> None:  # type: ignore[no-untyped-def]
+    rig.clock.bar(1)
+    play_bars(rig, 1, 1)
+    with pytest.raises(RunEnded, match="failed 4 times within a minute"):
+        for number in range(2, 10):
+            rig.scorer.die_next = True
+            play_bars(rig, number, number, now=float(number))
+    assert rig.scorer.restarts == 3
+
+
+def test_failures_a_minute_apart_are_all_survived(rig) -> None:  # type: ignore[no-untyped-def]
+    rig.clock.bar(1)
+    for number in range(1, 8):
+        rig.scorer.die_next = True
+        play_bars(rig, number, number, now=61.0 * number)
+    assert rig.scorer.restarts == 7
+
+
+def test_a_failing_takes_folder_shows_in_the_status_while_scoring_goes_on(rig) -> None:  # type: ignore[no-untyped-def]
+    takes = types.SimpleNamespace(problem=None, added=[], add=lambda *args: takes.added.append(args))
+    rig.daemon.reporter.takes = takes
+    rig.clock.bar(1)
+    play_bars(rig, 1, 1)
+    takes.problem = "cannot write to /takes: No space left on device"
+    play_bars(rig, 2, 3)
+    assert rig.daemon.reporter.status is Status.TAKES_FAILING
+    assert rig.osc.values("/status")[-1] == "takes_failing"
+    assert sum("No space left" in line for line in rig.lines) == 1  # said once, not per bar
+    takes.problem = None
+    play_bars(rig, 4, 4)
+    assert rig.daemon.reporter.status is Status.RUNNING and rig.osc.values("/bar") == [1, 2, 3, 4]
+    assert len(takes.added) == 4
