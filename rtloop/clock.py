@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 TICKS_PER_SIXTEENTH = PPQN // 4
 MIN_BPM, MAX_BPM = 20.0, 400.0  # tempi a clock can plausibly have; bars outside carry bpm 0.0
 MIN_FIT_TICKS = TICKS_PER_SIXTEENTH  # fewer ticks give no tempo (and the tick's own time as boundary)
-OFFSET_WINDOW = 5.0  # seconds of arrivals whose smallest delay maps the message timeline to monotonic
+OFFSET_WINDOW = 2.0  # seconds of arrivals whose smallest delay maps the message timeline to monotonic
 MAX_DELTA = 60.0  # a longer gap between two messages starts the timeline afresh (as a reopened port)
+_STATUS_BYTE = re.compile(rb"[\x80-\xff]")
 
 
 @dataclass(frozen=True)
@@ -150,28 +152,43 @@ class ClockFollower:
             message: the message's bytes.
         """
         now = self._advance(arrival, delta)
-        if not isinstance(message, (list, tuple, bytes, bytearray)):
-            self.invalid += 1
-            return []
+        data = self._as_bytes(message)
         events: list[ClockEvent] = []
         position: list[int] | None = None  # data bytes of a Song Position being read
-        for byte in message:
-            if not isinstance(byte, int) or not 0 <= byte <= 255:
-                self.invalid += 1
-                self.warnings.warning("invalid", "ignored MIDI input that is not a byte: %.40r", byte)
-                position = None
-            elif byte >= 0xF8:  # real-time: may sit anywhere, even between a message's data bytes
-                events += self._realtime(byte, now)
-            elif byte == SONG_POSITION:
-                position = []
-            elif byte >= 0x80:  # any other status byte (channel, SysEx start or end, common)
-                position = None
-            elif position is not None:
+        i = 0
+        while i < len(data):
+            byte = data[i]
+            if byte < 0x80 and position is None:  # data of anything else: skip the whole run at C speed
+                status = _STATUS_BYTE.search(data, i)
+                if status is None:
+                    break
+                i = status.start()
+                continue
+            if byte < 0x80 and position is not None:
                 position.append(byte)
                 if len(position) == 2:
                     events.append(self._song_position(position[0] | position[1] << 7, now))
                     position = None
+            elif byte >= 0xF8:  # real-time: may sit anywhere, even between a message's data bytes
+                events += self._realtime(byte, now)
+            else:  # Song Position starts; any other status byte (channel, SysEx start or end) ends it
+                position = [] if byte == SONG_POSITION else None
+            i += 1
         return events
+
+    def _as_bytes(self, message: object) -> bytes:
+        """The message as bytes; elements that are not bytes (never from rtmidi) are dropped and logged."""
+        if isinstance(message, (list, tuple, bytes, bytearray)):
+            try:
+                return bytes(message)
+            except (TypeError, ValueError):
+                pass
+        else:
+            message = (message,)
+        valid = [b for b in message if isinstance(b, int) and 0 <= b <= 255]  # type: ignore[union-attr]
+        self.invalid += len(message) - len(valid)  # type: ignore[arg-type]
+        self.warnings.warning("invalid", "ignored MIDI input that is not bytes: %.60r", message)
+        return bytes(valid)
 
     def _realtime(self, byte: int, now: float) -> list[ClockEvent]:
         if byte == CLOCK:

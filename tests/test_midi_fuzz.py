@@ -139,6 +139,22 @@ def test_realtime_bytes_count_inside_sysex_and_garbage() -> None:
     assert follower.invalid == 4
 
 
+def test_what_jack_delivers_after_an_unterminated_sysex_keeps_its_start_and_ticks() -> None:
+    """rtmidi's JACK backend appends every later message to an unterminated SysEx until an F7 comes."""
+    follower = ClockFollower()
+    stream = Stream(follower)
+    stream.send([SYSEX, 1, 2, START, CLOCK, 0x90, 1, 2, CLOCK, 3, SYSEX_END])
+    assert stream.kinds() == ["start", "bar"] and follower.position == 2
+
+
+def test_a_long_sysex_dump_is_skipped_but_its_real_time_bytes_count() -> None:
+    follower = ClockFollower()
+    stream = Stream(follower)
+    stream.send([START])
+    stream.send([SYSEX] + [0x55] * 1_000_000 + [CLOCK] + [0x2A] * 1000 + [SYSEX_END, STOP])
+    assert stream.kinds() == ["start", "bar", "stop"]
+
+
 def test_song_position_needs_its_data_bytes_but_real_time_may_interrupt() -> None:
     follower = ClockFollower()
     stream = Stream(follower)
@@ -316,3 +332,33 @@ def test_jack_deltas_span_all_the_time_when_nothing_is_ignored(jack_server: dict
     spanned = sum(delta for _, _, delta, _ in received[1:])
     assert spanned == pytest.approx(sent_at[-1] - sent_at[0], abs=0.1)  # 0.5 s; ignoring gives ~0.2
     assert [list(m) for _, _, _, m in received] == messages
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_jack_start_inside_an_unterminated_sysex_is_not_lost(jack_server: dict[str, str]) -> None:
+    rtmidi = pytest.importorskip("rtmidi")
+    from rtloop.midi_input import ClockInput
+
+    clock_in = ClockInput("clock in", api="jack", virtual=True)
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="rtloop-test-sender")
+    follower = ClockFollower()
+    events: list[ClockEvent] = []
+    try:
+        out.open_virtual_port("out")
+        ports = subprocess.run(["jack_lsp"], capture_output=True, text=True, check=True).stdout.split("\n")
+        source = next(p for p in ports if p.startswith("rtloop-test-sender"))
+        sink = next(p for p in ports if "clock in" in p and not p.startswith("rtloop-test-sender"))
+        subprocess.run(["jack_connect", source, sink], check=True)
+        time.sleep(0.3)
+        for message in ([SYSEX, 1, 2], [START], [CLOCK], [0x90, 60, 1], [CLOCK], [3, SYSEX_END], [STOP], [START]):
+            out.send_message(message)
+            time.sleep(0.02)
+        deadline = time.monotonic() + 5
+        while [e.kind for e in events].count("start") < 2 and time.monotonic() < deadline:
+            events += follower.drain(clock_in.receiver.queue)
+            time.sleep(0.01)
+    finally:
+        out.close_port()
+        clock_in.close()
+    assert [e.kind for e in events] == ["start", "bar", "stop", "start"]
