@@ -178,15 +178,13 @@ class ClockFollower:
 
     def _as_bytes(self, message: object) -> bytes:
         """The message as bytes; elements that are not bytes (never from rtmidi) are dropped and logged."""
-        if isinstance(message, (list, tuple, bytes, bytearray)):
-            try:
-                return bytes(message)
-            except (TypeError, ValueError):
-                pass
-        else:
-            message = (message,)
-        valid = [b for b in message if isinstance(b, int) and 0 <= b <= 255]  # type: ignore[union-attr]
-        self.invalid += len(message) - len(valid)  # type: ignore[arg-type]
+        elements: Sequence[object] = message if isinstance(message, (list, tuple, bytes, bytearray)) else (message,)
+        try:
+            return bytes(elements)  # type: ignore[arg-type]  # what fails is handled below
+        except (TypeError, ValueError):
+            pass
+        valid = [b for b in elements if isinstance(b, int) and 0 <= b <= 255]
+        self.invalid += len(elements) - len(valid)
         self.warnings.warning("invalid", "ignored MIDI input that is not bytes: %.60r", message)
         return bytes(valid)
 

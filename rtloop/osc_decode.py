@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from rtloop.errors import RtloopError
 
@@ -153,12 +154,40 @@ def _read_argument(data: bytes, pos: int, tag: str) -> tuple[object, int]:
 
 # --- address patterns -------------------------------------------------------------------------------
 
-_Token = tuple[str, object]  # ("char", c) ("any", None) ("star", None) ("set", (chars, negate)) ("alt", words)
+
+class _Token(NamedTuple):
+    """One pattern element: ``*``; a set of words (``{a,b}``, or one literal character); or a character
+    class (``[a-z]``; ``?`` is the empty class negated: any character)."""
+
+    star: bool = False
+    words: tuple[str, ...] = ()
+    chars: frozenset[str] = frozenset()
+    negate: bool = False
+
+
+_STAR = _Token(star=True)
+_ANY = _Token(negate=True)
 
 
 def is_pattern(address: str) -> bool:
     """Whether ``address`` uses OSC pattern characters (else it can only match itself)."""
     return not PATTERN_CHARS.isdisjoint(address)
+
+
+def _char_class(body: str) -> _Token:
+    negate = body.startswith("!")
+    body = body[1:] if negate else body
+    chars: set[str] = set()
+    k = 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            low, high = sorted((body[k], body[k + 2]))
+            chars.update(chr(x) for x in range(ord(low), ord(high) + 1))
+            k += 3
+        else:
+            chars.add(body[k])
+            k += 1
+    return _Token(chars=frozenset(chars), negate=negate)
 
 
 def _tokenize(part: str) -> list[_Token]:
@@ -167,39 +196,22 @@ def _tokenize(part: str) -> list[_Token]:
     while i < len(part):
         c = part[i]
         if c == "*":
-            if not tokens or tokens[-1][0] != "star":  # '**' matches what '*' matches
-                tokens.append(("star", None))
+            if not tokens or tokens[-1] != _STAR:  # '**' matches what '*' matches
+                tokens.append(_STAR)
         elif c == "?":
-            tokens.append(("any", None))
-        elif c == "[":
-            end = part.find("]", i + 1)
+            tokens.append(_ANY)
+        elif c in "[{":
+            close = "]" if c == "[" else "}"
+            end = part.find(close, i + 1)
             if end < 0:
-                raise OscDecodeError("address pattern has '[' without ']'")
+                raise OscDecodeError(f"address pattern has {c!r} without {close!r}")
             body = part[i + 1 : end]
-            negate = body.startswith("!")
-            body = body[1:] if negate else body
-            chars: set[str] = set()
-            k = 0
-            while k < len(body):
-                if k + 2 < len(body) and body[k + 1] == "-":
-                    low, high = sorted((body[k], body[k + 2]))
-                    chars.update(chr(x) for x in range(ord(low), ord(high) + 1))
-                    k += 3
-                else:
-                    chars.add(body[k])
-                    k += 1
-            tokens.append(("set", (frozenset(chars), negate)))
-            i = end
-        elif c == "{":
-            end = part.find("}", i + 1)
-            if end < 0:
-                raise OscDecodeError("address pattern has '{' without '}'")
-            tokens.append(("alt", tuple(part[i + 1 : end].split(","))))
+            tokens.append(_char_class(body) if c == "[" else _Token(words=tuple(body.split(","))))
             i = end
         elif c in "]}":
             raise OscDecodeError(f"address pattern has an unmatched {c!r}")
         else:
-            tokens.append(("char", c))
+            tokens.append(_Token(words=(c,)))
         i += 1
     return tokens
 
@@ -209,27 +221,21 @@ def _match_part(tokens: list[_Token], text: str) -> tuple[bool, int]:
     n = len(text)
     reach = [0]
     steps = 0
-    for kind, value in tokens:
-        if kind == "star":
+    for token in tokens:
+        if token.star:
             reach = list(range(reach[0], n + 1))
             steps += len(reach)
             continue
         following: set[int] = set()
         for j in reach:
-            if kind == "alt":
-                for word in value:  # type: ignore[attr-defined]
+            if token.words:
+                for word in token.words:
                     steps += 1
                     if text.startswith(word, j):
                         following.add(j + len(word))
-                continue
-            steps += 1
-            if j >= n:
-                continue
-            if kind == "any" or (kind == "char" and text[j] == value):
-                following.add(j + 1)
-            elif kind == "set":
-                chars, negate = value  # type: ignore[misc]
-                if (text[j] in chars) != negate:
+            else:
+                steps += 1
+                if j < n and (text[j] in token.chars) != token.negate:
                     following.add(j + 1)
         if not following:
             return False, steps

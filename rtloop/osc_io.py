@@ -119,21 +119,20 @@ def control_value(name: str, message: OscMessage) -> int | None:
     Raises:
         Rejected: wrong type, count or range; the message says what was expected and what came.
     """
-    tags, args = message.tags, message.args
-    expected = CONTROL_TYPES[name]
-    if expected == "":
+    tags = message.tags
+    if CONTROL_TYPES[name] == "":
         if tags:
             raise Rejected(f"expects no argument, got {_describe(message)}")
         return None
+    value = message.args[0] if tags in ("i", "h") else None  # the decoder gives ints for i and h
     if name == "/arm":
         if tags in ("T", "F"):
             return int(tags == "T")
-        if tags in ("i", "h") and args[0] in (0, 1):
-            return int(args[0])  # type: ignore[call-overload]
+        if isinstance(value, int) and value in (0, 1):
+            return value
         raise Rejected(f"expects int 0 or 1 (or True/False), got {_describe(message)}")
-    if tags not in ("i", "h"):
+    if not isinstance(value, int):
         raise Rejected(f"expects one int, got {_describe(message)}")
-    value = int(args[0])  # type: ignore[call-overload]
     if name == "/bars" and not BARS_RANGE[0] <= value <= BARS_RANGE[1]:
         raise Rejected(f"expects an int {BARS_RANGE[0]} .. {BARS_RANGE[1]}, got {value}")
     if not -(2**31) <= value < 2**31:
