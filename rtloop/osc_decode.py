@@ -60,7 +60,7 @@ def decode_packet(data: bytes) -> list[OscMessage]:
         OscDecodeError: the packet is malformed or exceeds a limit; nothing of it should be used.
     """
     if len(data) > MAX_PACKET_BYTES:
-        raise OscDecodeError(f"packet of {len(data)} bytes is over the {MAX_PACKET_BYTES}-byte limit")
+        raise OscDecodeError(f"packet over the {MAX_PACKET_BYTES}-byte limit")
     messages: list[OscMessage] = []
     _decode_element(bytes(data), 0, messages)
     return messages

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import logging
-import select
+import selectors
 import socket
 import threading
 from types import TracebackType
@@ -210,21 +210,26 @@ class ControlServer:
         self.warnings.flush()
 
     def _serve(self) -> None:
-        while not self._stopping.is_set():
-            readable, _, _ = select.select([self._sock, self._wake_r], [], [])
-            if self._stopping.is_set():
-                return
-            try:
-                data, sender = self._sock.recvfrom(MAX_PACKET_BYTES + 1)  # one more: to tell "too big"
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError as exc:  # e.g. ICMP port unreachable reported on a later receive
-                self.warnings.warning("recv", "OSC control receive failed: %s", exc)
-                continue
-            try:
-                self.handle_packet(data, sender)
-            except Exception:  # a bug here must not end the control thread, nor flood the log
-                self.warnings.warning("bug", "OSC control: error handling a packet", exc_info=True)
+        with selectors.DefaultSelector() as selector:  # epoll where there is one: no limit on fd numbers
+            selector.register(self._sock, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                selector.select()
+                if not self._stopping.is_set():
+                    self._receive_one()
+
+    def _receive_one(self) -> None:
+        try:
+            data, sender = self._sock.recvfrom(MAX_PACKET_BYTES + 1)  # one more: to tell "too big"
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # e.g. ICMP port unreachable reported on a later receive
+            self.warnings.warning("recv", "OSC control receive failed: %s", exc)
+            return
+        try:
+            self.handle_packet(data, sender)
+        except Exception:  # a bug here must not end the control thread, nor flood the log
+            self.warnings.warning("bug", "OSC control: error handling a packet", exc_info=True)
 
     def handle_packet(self, data: bytes, sender: tuple[str, int]) -> None:
         """Decode one datagram, validate its messages and queue the valid ones (server thread).
