@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from rtloop.errors import DeviceError
+from rtloop.errors import DeviceError, RtloopError
 from rtloop.osc_decode import MAX_PACKET_BYTES, OscDecodeError, OscMessage, decode_packet, is_pattern, osc_match
 from rtloop.osc_spec import CONTROL_TYPES, DEFAULT_CONTROL_HOST, DEFAULT_PREFIX, OUTPUT_TYPES
 from rtloop.ratelimit import RateLimitedLog
@@ -76,7 +76,7 @@ STOP_TIMEOUT = 2.0  # seconds stop() waits for the server thread (it wakes at on
 SHOWN_CHARS = 40  # of an address or string value quoted in a warning
 
 
-class Rejected(ValueError):
+class Rejected(RtloopError, ValueError):
     """A control message that decodes but is not acceptable; the message says why.
 
     ``key`` names the kind of problem (the address it was for), to rate-limit warnings per kind.
