@@ -74,7 +74,9 @@ class MidiClock(Closing):
         self.follower.resync()
 
     def close(self) -> None:
+        """Close the port and say what repeated warnings were held back."""
         self.midi.close()
+        self.follower.warnings.flush()
 
 
 class InternalClock(Closing):

@@ -79,7 +79,6 @@ class Daemon:
         reporter: OSC, terminal, takes and the summary.
         control: queues of (address, value) control requests, e.g. the OSC control server's and the
             terminal's; the daemon drains them.
-        start: callables run once the daemon is about to serve (e.g. the control server's start).
         beats_per_bar: of the clock's bars (for the longest window the ring holds).
     """
 
@@ -91,7 +90,6 @@ class Daemon:
         segmenter: Segmenter,
         reporter: Reporter,
         control: tuple[collections.deque[tuple[str, Any]], ...] = (),
-        start: tuple[Any, ...] = (),
         beats_per_bar: int = 4,
     ) -> None:
         self.scorer = scorer
@@ -104,7 +102,6 @@ class Daemon:
         self.armed = True
         self.bpm = 0.0  # tempo of the last bar, for /bars limits
         self.beats_per_bar = beats_per_bar
-        self._start = start
         self._pending: collections.deque[Window] = collections.deque()
         self._in_flight: _InFlight | None = None
         self._restarts: collections.deque[float] = collections.deque()
@@ -124,6 +121,8 @@ class Daemon:
         kind = event.kind
         if kind is EventKind.BAR:
             frame = event.frame if event.frame is not None else self.audio.frame_at(event.time)
+            if event.bpm <= 0:  # no plausible tempo (clock starting, burst, absurd rate): no window spans it
+                self.segmenter.reset()
             self.bpm = event.bpm or self.bpm
             self._queue(self.segmenter.boundary(event.bar, frame, event.bpm))
             if self.reporter.state is Status.WAITING_FOR_CLOCK:
@@ -314,10 +313,8 @@ class Daemon:
         return not self._pending and self._in_flight is None
 
     def start(self) -> None:
-        """Start the audio and the control inputs; the status says whether a clock is awaited."""
+        """Start the audio; the status says whether a clock is awaited."""
         self.audio.start()
-        for start in self._start:
-            start()
         self.reporter.set_state(Status.WAITING_FOR_CLOCK if self.clock.waits_for_start else Status.RUNNING)
 
     def step(self, now: float) -> bool:

@@ -149,7 +149,6 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
             segmenter,
             Reporter(osc, print_line, takes),
             control=(control.commands,) if control else (),
-            start=(control.start,) if control else (),
             beats_per_bar=cfg.beats_per_bar,
         )
         if cfg.terminal_marks and takes is not None and sys.stdin is not None and sys.stdin.isatty():

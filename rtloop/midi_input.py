@@ -95,7 +95,10 @@ class ClockInput:
                 midi.delete()
                 raise DeviceError(f"--midi {self.spec!r} {problem}. MIDI inputs: {listing}")
             midi.open_port(match[0])
-        midi.ignore_types(sysex=True, timing=False, active_sense=True)  # timing=False, or no clock arrives
+        # Receive everything: rtmidi's JACK backend measures each delta from the message before, even one
+        # it then ignores, so ignoring Active Sensing or SysEx would drop their share of the timeline
+        # (tests/test_midi_fuzz.py shows it on a real JACK server). ClockFollower skips what is not clock.
+        midi.ignore_types(sysex=False, timing=False, active_sense=False)
         midi.set_callback(self.receiver)
         return midi
 

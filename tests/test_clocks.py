@@ -74,7 +74,8 @@ class _FakePort:
 def test_lost_midi_clock_is_reopened_with_growing_back_off() -> None:
     port = _FakePort()
     clock = MidiClock(port, ClockFollower(lost_after=0.5), Backoff(1.0, 4.0))  # type: ignore[arg-type]
-    port.receiver.queue.extend([(0.0, 0.0, [START]), (0.0, 0.02, [CLOCK])])
+    messages = iter(range(10**6))
+    port.receiver.queue.extend([(next(messages), 0.0, 0.0, [START]), (next(messages), 0.0, 0.02, [CLOCK])])
     assert [e.kind for e in clock.poll(0.1, 0)][:1] == [EventKind.START]
     assert [e.kind for e in clock.poll(1.0, 0)] == [EventKind.LOST]
     tries = {}
@@ -87,10 +88,10 @@ def test_lost_midi_clock_is_reopened_with_growing_back_off() -> None:
     for now in [x / 10 for x in range(100, 125)]:
         clock.poll(now, 0)
     assert len(port.attempts) == 4  # at 12 s, and it worked
-    port.receiver.queue.append((13.0, 0.0, [START]))
+    port.receiver.queue.append((next(messages), 13.0, 0.0, [START]))
     assert [e.kind for e in clock.poll(13.0, 0)] == [EventKind.START]
     for tick in range(1, 200):  # the clock is back and ticks: no loss, no more attempts
-        port.receiver.queue.append((13.0 + tick * 0.02, 0.02, [CLOCK]))
+        port.receiver.queue.append((next(messages), 13.0 + tick * 0.02, 0.02, [CLOCK]))
         assert EventKind.LOST not in [e.kind for e in clock.poll(13.0 + tick * 0.02, 0)]
     assert len(port.attempts) == 4
     clock.close()
