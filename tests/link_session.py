@@ -2,13 +2,14 @@
 
     unshare -rn sh -c 'ip link set lo up && exec python tests/link_session.py rtloop'
 
-``rtloop``: starts the ``peer`` role as a child (same namespace), runs two LinkClocks (one with start/stop
-sync and 0.25 s latency, one free-running), and prints one JSON object: what the peer did and what the
+``rtloop``: starts the ``peer`` role as a child (same namespace), runs three LinkClocks (``sync``: start/stop
+sync and 0.25 s latency; ``free``: free-running; ``late``: start/stop sync, joining while the transport
+plays), and prints one JSON object: what the peer did and what the
 clocks reported, every time in Link's microseconds (``CLOCK_MONOTONIC_RAW``; the clocks' event times are
 mapped back from ``time.monotonic()`` here, independently of LinkClock's own mapping).
 
-``peer``: waits for both clocks, then sets 100 bpm and starts the transport, changes to 130 bpm, stops,
-and starts again, recording every bar boundary it sees; prints its record as JSON.
+``peer``: waits for two clocks, then sets 100 bpm and starts the transport, changes to 130 bpm, stops,
+and starts again, recording every bar boundary it sees until ``end``; prints its record as JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 
 BEATS_PER_BAR = 2  # short bars keep the test short; any quantum works the same
 SYNC_LATENCY = 0.25
+LATE_JOIN = 2.0  # seconds after the first start: a third clock joins while the transport plays
 
 
 def refuse_outside_a_namespace() -> None:
@@ -37,7 +39,7 @@ def peer() -> None:
     session.enabled = True
     clock, quantum = session.clock(), float(BEATS_PER_BAR)
     deadline = time.monotonic() + 15
-    while session.numPeers() < 2:
+    while session.numPeers() < 2:  # the late clock joins later
         if time.monotonic() > deadline:
             sys.exit("the clocks did not join the session")
         time.sleep(0.01)
@@ -78,6 +80,7 @@ def peer() -> None:
     for action, seconds in (("start100", 5.0), ("tempo130", 4.0), ("stop", 1.5), ("start", 3.5)):
         change(action)
         watch(seconds)
+    record["end"] = clock.micros()
     session.enabled = False
     print(json.dumps(record))
 
@@ -90,9 +93,12 @@ def rtloop() -> None:
         "sync": LinkClock(BEATS_PER_BAR, latency=SYNC_LATENCY, start_stop_sync=True),
         "free": LinkClock(BEATS_PER_BAR),
     }
-    events: dict[str, list] = {name: [] for name in clocks}
+    events: dict[str, list] = {"sync": [], "free": [], "late": []}
     while child.poll() is None:
         now = time.monotonic()
+        started = [e[1] for e in events["sync"] if e[0] == "start"]
+        if "late" not in clocks and started and now > started[0] + SYNC_LATENCY + LATE_JOIN:
+            clocks["late"] = LinkClock(BEATS_PER_BAR, start_stop_sync=True)  # joins a session already playing
         for name, clock in clocks.items():
             latency = clock.latency
             events[name] += [[e.kind, e.time - latency, e.bar, e.bpm] for e in clock.poll(now, 0)]

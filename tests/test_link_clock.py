@@ -58,8 +58,8 @@ def session() -> dict:
     return result
 
 
-def bars(events: list, since: int) -> list[list]:
-    return [e for e in events if e[0] == "bar" and e[1] >= since]
+def bars(events: list, since: int, until: int | None = None) -> list[list]:
+    return [e for e in events if e[0] == "bar" and since <= e[1] and (until is None or e[1] <= until)]
 
 
 def phase_errors(clock_bars: list[list], boundaries: list[int]) -> list[int]:
@@ -78,7 +78,7 @@ def test_bars_follow_the_session_through_tempo_changes_stop_and_start(session: d
     offsets = [abs(e[1] - t) for e, t in zip(transport, (first_start, stop, second_start), strict=True)]
     assert max(offsets) < MAX_PHASE_ERROR_US, offsets
     # every boundary while playing, and no other: one bar each, numbered from 1 after each start
-    clock_bars = bars(sync, since=0)
+    clock_bars = bars(sync, since=0, until=peer["end"])
     assert len(clock_bars) == len(playing)
     errors = phase_errors(clock_bars, playing)
     print(f"sync clock: {len(errors)} bars, phase error max {max(errors)} us, mean {sum(errors) / len(errors):.0f} us")
@@ -95,10 +95,23 @@ def test_bars_follow_the_session_through_tempo_changes_stop_and_start(session: d
 def test_free_running_clock_keeps_the_phase_while_the_transport_stops(session: dict) -> None:
     peer, free = session["peer"], session["clocks"]["free"]
     boundaries = [b for b, _, _ in peer["boundaries"]]
-    clock_bars = bars(free, since=boundaries[0] - 1000)
+    clock_bars = bars(free, since=boundaries[0] - MAX_PHASE_ERROR_US, until=peer["end"])
     assert len(clock_bars) == len(boundaries)
     errors = phase_errors(clock_bars, boundaries)
     print(f"free clock: {len(errors)} bars, phase error max {max(errors)} us")
     assert max(errors) < MAX_PHASE_ERROR_US
     numbers = [e[2] for e in clock_bars]
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+@pytest.mark.slow
+def test_a_clock_joining_while_the_transport_plays_follows_from_the_next_start(session: dict) -> None:
+    # Link gives a new peer its own, newer transport state: it follows the session from the next change on
+    peer, sync, late = session["peer"], session["clocks"]["sync"], session["clocks"]["late"]
+    second_start = peer["starts"][1]
+    transport = [e for e in late if e[0] != "bar"]
+    assert [e[0] for e in transport] == ["start"] and abs(transport[0][1] - second_start) < MAX_PHASE_ERROR_US
+    expected = bars(sync, since=second_start, until=peer["end"])
+    late_bars = bars(late, since=0, until=peer["end"])
+    assert [e[2] for e in late_bars] == [e[2] for e in expected] and expected
+    assert max(abs(a[1] - b[1]) for a, b in zip(late_bars, expected, strict=True)) < MAX_PHASE_ERROR_US
