@@ -81,6 +81,30 @@ def select_port(ports: list[str], spec: str | None, what: str) -> int:
     return match[0]
 
 
+def list_midi_outputs(api: str = "default") -> list[str]:
+    """Names of the MIDI output ports the API sees.
+
+    Raises:
+        DeviceError: an unknown API, or one that cannot start.
+    """
+    midi = _midi_out(api)
+    try:
+        return list(midi.get_ports())
+    finally:
+        midi.delete()
+
+
+def _midi_out(api: str) -> Any:
+    import rtmidi
+
+    try:
+        return rtmidi.MidiOut(getattr(rtmidi, APIS[api]), name="rtloop")
+    except (KeyError, AttributeError):
+        raise DeviceError(f"unknown MIDI API {api!r}; choose one of {', '.join(APIS)}") from None
+    except rtmidi.SystemError as exc:
+        raise DeviceError(f"cannot start the {api} MIDI API: {exc}") from exc
+
+
 def to_7bit(value: float) -> int:
     """0..1 -> 0..127, rounded; values outside 0..1 are clipped."""
     return round(min(max(value, 0.0), 1.0) * 127)
@@ -106,12 +130,7 @@ class MidiCcOut:
         self._errors = (rtmidi.RtMidiError, ValueError, OSError)
         self._last: dict[int, int] = {}
         self._reported: set[str] = set()
-        try:
-            self._midi: Any = rtmidi.MidiOut(getattr(rtmidi, APIS[api]), name="rtloop")
-        except (KeyError, AttributeError):
-            raise DeviceError(f"unknown MIDI API {api!r}; choose one of {', '.join(APIS)}") from None
-        except rtmidi.SystemError as exc:
-            raise DeviceError(f"cannot start the {api} MIDI API: {exc}") from exc
+        self._midi = _midi_out(api)
         try:
             if virtual:
                 self._midi.open_virtual_port(spec or "cc out")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rtloop.errors import DeviceError
-from rtloop.midi_out import CcMap, MidiCcOut, select_port, to_7bit
+from rtloop.midi_out import CcMap, MidiCcOut, list_midi_outputs, select_port, to_7bit
 
 SERVER = "rtloop-midi-out"  # its own fixed name: JACK frees a dead server's registry entry only on reuse
 ASPECTS = ("rhythm", "harmony", "timbre", "integrity", "sound")
@@ -102,6 +102,7 @@ def test_values_arrive_as_exact_control_changes_and_only_when_they_change(
     jack_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     witness = witness_input(virtual=True)
+    assert "witness:in" in list_midi_outputs("jack")
     out = MidiCcOut("witness", api="jack", ccs=CcMap(channel=3))
     try:
         time.sleep(0.2)  # the connection is made by the JACK server thread
@@ -148,3 +149,5 @@ def test_virtual_output_port_for_hosts_to_connect_to(jack_env: dict[str, str]) -
 def test_a_port_that_is_not_there_is_refused_with_the_list(jack_env: dict[str, str]) -> None:
     with pytest.raises(DeviceError, match="matches no MIDI output"):
         MidiCcOut("no such synth", api="jack")
+    with pytest.raises(DeviceError, match="unknown MIDI API"):
+        MidiCcOut("x", api="carrier pigeon")
