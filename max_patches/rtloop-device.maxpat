@@ -65,8 +65,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      420,
-      132,
+      404,
+      112,
       48,
       15
      ],
@@ -99,19 +99,34 @@
       300,
       20
      ],
-     "text": "Listen port: rtloop's --osc port (7474 by default).",
+     "text": "Listen port: rtloop's --osc port (7474 by default)."
+    }
+   },
+   {
+    "box": {
+     "id": "obj-4",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000,
+      90,
+      80,
+      20
+     ],
+     "text": "Listen",
      "presentation": 1,
      "presentation_rect": [
-      420,
-      146,
-      60,
+      404,
+      128,
+      48,
       18
      ]
     }
    },
    {
     "box": {
-     "id": "obj-4",
+     "id": "obj-5",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -129,7 +144,7 @@
    },
    {
     "box": {
-     "id": "obj-5",
+     "id": "obj-6",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -147,7 +162,7 @@
    },
    {
     "box": {
-     "id": "obj-6",
+     "id": "obj-7",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 16,
@@ -180,7 +195,7 @@
    },
    {
     "box": {
-     "id": "obj-7",
+     "id": "obj-8",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -195,7 +210,7 @@
    },
    {
     "box": {
-     "id": "obj-8",
+     "id": "obj-9",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 2,
@@ -214,7 +229,7 @@
    },
    {
     "box": {
-     "id": "obj-9",
+     "id": "obj-10",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -232,7 +247,7 @@
    },
    {
     "box": {
-     "id": "obj-10",
+     "id": "obj-11",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -250,7 +265,7 @@
    },
    {
     "box": {
-     "id": "obj-11",
+     "id": "obj-12",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -268,7 +283,7 @@
    },
    {
     "box": {
-     "id": "obj-12",
+     "id": "obj-13",
      "maxclass": "led",
      "numinlets": 1,
      "numoutlets": 1,
@@ -283,10 +298,10 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      420,
+      404,
       8,
-      16,
-      16
+      14,
+      14
      ],
      "oncolor": [
       0.2,
@@ -298,7 +313,7 @@
    },
    {
     "box": {
-     "id": "obj-13",
+     "id": "obj-14",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -313,20 +328,20 @@
    },
    {
     "box": {
-     "id": "obj-14",
+     "id": "obj-15",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
-      830,
-      95,
-      60,
-      18
+      1000,
+      165,
+      80,
+      20
      ],
      "text": "rtloop",
      "presentation": 1,
      "presentation_rect": [
-      438,
+      420,
       6,
       50,
       18
@@ -335,7 +350,7 @@
    },
    {
     "box": {
-     "id": "obj-15",
+     "id": "obj-16",
      "maxclass": "live.dial",
      "numinlets": 1,
      "numoutlets": 2,
@@ -351,8 +366,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      360,
-      8,
+      350,
+      6,
       44,
       48
      ],
@@ -376,7 +391,7 @@
    },
    {
     "box": {
-     "id": "obj-16",
+     "id": "obj-17",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -394,7 +409,7 @@
    },
    {
     "box": {
-     "id": "obj-17",
+     "id": "obj-18",
      "maxclass": "newobj",
      "numinlets": 3,
      "numoutlets": 2,
@@ -413,7 +428,7 @@
    },
    {
     "box": {
-     "id": "obj-18",
+     "id": "obj-19",
      "maxclass": "live.dial",
      "numinlets": 1,
      "numoutlets": 2,
@@ -430,7 +445,7 @@
      "presentation": 1,
      "presentation_rect": [
       6,
-      8,
+      6,
       60,
       70
      ],
@@ -454,7 +469,7 @@
    },
    {
     "box": {
-     "id": "obj-19",
+     "id": "obj-20",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -469,7 +484,7 @@
    },
    {
     "box": {
-     "id": "obj-20",
+     "id": "obj-21",
      "maxclass": "live.dial",
      "numinlets": 1,
      "numoutlets": 2,
@@ -485,8 +500,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      310,
-      8,
+      304,
+      6,
       44,
       48
      ],
@@ -510,7 +525,7 @@
    },
    {
     "box": {
-     "id": "obj-21",
+     "id": "obj-22",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -528,7 +543,7 @@
    },
    {
     "box": {
-     "id": "obj-22",
+     "id": "obj-23",
      "maxclass": "live.text",
      "numinlets": 1,
      "numoutlets": 2,
@@ -545,8 +560,8 @@
      "text": "Over",
      "presentation": 1,
      "presentation_rect": [
-      310,
-      62,
+      304,
+      60,
       44,
       18
      ],
@@ -570,7 +585,7 @@
    },
    {
     "box": {
-     "id": "obj-23",
+     "id": "obj-24",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -585,7 +600,7 @@
    },
    {
     "box": {
-     "id": "obj-24",
+     "id": "obj-25",
      "maxclass": "live.text",
      "numinlets": 1,
      "numoutlets": 2,
@@ -613,7 +628,7 @@
    },
    {
     "box": {
-     "id": "obj-25",
+     "id": "obj-26",
      "maxclass": "live.text",
      "numinlets": 1,
      "numoutlets": 2,
@@ -641,7 +656,7 @@
    },
    {
     "box": {
-     "id": "obj-26",
+     "id": "obj-27",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -659,7 +674,7 @@
    },
    {
     "box": {
-     "id": "obj-27",
+     "id": "obj-28",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -679,7 +694,7 @@
    },
    {
     "box": {
-     "id": "obj-28",
+     "id": "obj-29",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 2,
@@ -698,7 +713,7 @@
    },
    {
     "box": {
-     "id": "obj-29",
+     "id": "obj-30",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -716,7 +731,7 @@
    },
    {
     "box": {
-     "id": "obj-30",
+     "id": "obj-31",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -736,7 +751,7 @@
    },
    {
     "box": {
-     "id": "obj-31",
+     "id": "obj-32",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -755,7 +770,7 @@
    },
    {
     "box": {
-     "id": "obj-32",
+     "id": "obj-33",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -773,7 +788,7 @@
    },
    {
     "box": {
-     "id": "obj-33",
+     "id": "obj-34",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -793,7 +808,7 @@
    },
    {
     "box": {
-     "id": "obj-34",
+     "id": "obj-35",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -812,7 +827,7 @@
    },
    {
     "box": {
-     "id": "obj-35",
+     "id": "obj-36",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -830,7 +845,7 @@
    },
    {
     "box": {
-     "id": "obj-36",
+     "id": "obj-37",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -849,7 +864,7 @@
    },
    {
     "box": {
-     "id": "obj-37",
+     "id": "obj-38",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -868,7 +883,7 @@
    },
    {
     "box": {
-     "id": "obj-38",
+     "id": "obj-39",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 2,
@@ -887,7 +902,7 @@
    },
    {
     "box": {
-     "id": "obj-39",
+     "id": "obj-40",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -905,7 +920,7 @@
    },
    {
     "box": {
-     "id": "obj-40",
+     "id": "obj-41",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -923,7 +938,7 @@
    },
    {
     "box": {
-     "id": "obj-41",
+     "id": "obj-42",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -941,7 +956,7 @@
    },
    {
     "box": {
-     "id": "obj-42",
+     "id": "obj-43",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -959,7 +974,7 @@
    },
    {
     "box": {
-     "id": "obj-43",
+     "id": "obj-44",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -978,7 +993,7 @@
    },
    {
     "box": {
-     "id": "obj-44",
+     "id": "obj-45",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -997,7 +1012,7 @@
    },
    {
     "box": {
-     "id": "obj-45",
+     "id": "obj-46",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1015,7 +1030,7 @@
    },
    {
     "box": {
-     "id": "obj-46",
+     "id": "obj-47",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -1034,7 +1049,7 @@
    },
    {
     "box": {
-     "id": "obj-47",
+     "id": "obj-48",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -1054,7 +1069,7 @@
    },
    {
     "box": {
-     "id": "obj-48",
+     "id": "obj-49",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1072,7 +1087,7 @@
    },
    {
     "box": {
-     "id": "obj-49",
+     "id": "obj-50",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1090,7 +1105,7 @@
    },
    {
     "box": {
-     "id": "obj-50",
+     "id": "obj-51",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1108,7 +1123,7 @@
    },
    {
     "box": {
-     "id": "obj-51",
+     "id": "obj-52",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1126,7 +1141,7 @@
    },
    {
     "box": {
-     "id": "obj-52",
+     "id": "obj-53",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 3,
@@ -1146,7 +1161,7 @@
    },
    {
     "box": {
-     "id": "obj-53",
+     "id": "obj-54",
      "maxclass": "newobj",
      "numinlets": 6,
      "numoutlets": 1,
@@ -1164,7 +1179,7 @@
    },
    {
     "box": {
-     "id": "obj-54",
+     "id": "obj-55",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1182,7 +1197,7 @@
    },
    {
     "box": {
-     "id": "obj-55",
+     "id": "obj-56",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1200,7 +1215,7 @@
    },
    {
     "box": {
-     "id": "obj-56",
+     "id": "obj-57",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1215,7 +1230,7 @@
    },
    {
     "box": {
-     "id": "obj-57",
+     "id": "obj-58",
      "maxclass": "live.dial",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1231,8 +1246,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      74,
-      8,
+      72,
+      6,
       44,
       48
      ],
@@ -1256,7 +1271,7 @@
    },
    {
     "box": {
-     "id": "obj-58",
+     "id": "obj-59",
      "maxclass": "live.dial",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1272,8 +1287,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      120,
-      8,
+      118,
+      6,
       44,
       48
      ],
@@ -1297,7 +1312,7 @@
    },
    {
     "box": {
-     "id": "obj-59",
+     "id": "obj-60",
      "maxclass": "live.dial",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1313,8 +1328,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      166,
-      8,
+      164,
+      6,
       44,
       48
      ],
@@ -1338,7 +1353,7 @@
    },
    {
     "box": {
-     "id": "obj-60",
+     "id": "obj-61",
      "maxclass": "live.dial",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1354,8 +1369,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      212,
-      8,
+      210,
+      6,
       44,
       48
      ],
@@ -1379,7 +1394,7 @@
    },
    {
     "box": {
-     "id": "obj-61",
+     "id": "obj-62",
      "maxclass": "live.dial",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1395,8 +1410,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      258,
-      8,
+      256,
+      6,
       44,
       48
      ],
@@ -1420,7 +1435,7 @@
    },
    {
     "box": {
-     "id": "obj-62",
+     "id": "obj-63",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1435,7 +1450,7 @@
    },
    {
     "box": {
-     "id": "obj-63",
+     "id": "obj-64",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1453,7 +1468,7 @@
    },
    {
     "box": {
-     "id": "obj-64",
+     "id": "obj-65",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1469,16 +1484,16 @@
      "text": "",
      "presentation": 1,
      "presentation_rect": [
-      150,
-      60,
-      90,
+      142,
+      58,
+      100,
       22
      ]
     }
    },
    {
     "box": {
-     "id": "obj-65",
+     "id": "obj-66",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1488,19 +1503,34 @@
       200,
       36
      ],
+     "text": "the aspect that moved most in the last loop"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-67",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000,
+      315,
+      80,
+      20
+     ],
      "text": "moved most:",
      "presentation": 1,
      "presentation_rect": [
-      74,
-      62,
-      76,
+      72,
+      60,
+      70,
       18
      ]
     }
    },
    {
     "box": {
-     "id": "obj-66",
+     "id": "obj-68",
      "maxclass": "led",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1515,10 +1545,10 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      358,
-      62,
-      18,
-      18
+      352,
+      61,
+      16,
+      16
      ],
      "oncolor": [
       1.0,
@@ -1530,7 +1560,7 @@
    },
    {
     "box": {
-     "id": "obj-67",
+     "id": "obj-69",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1540,19 +1570,34 @@
       200,
       20
      ],
-     "text": "flag: over the bundle's threshold",
+     "text": "flag: rtloop's raw score is over the bundle's threshold"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-70",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000,
+      365,
+      80,
+      20
+     ],
+     "text": "flag",
      "presentation": 1,
      "presentation_rect": [
-      376,
-      62,
-      34,
+      370,
+      60,
+      30,
       18
      ]
     }
    },
    {
     "box": {
-     "id": "obj-68",
+     "id": "obj-71",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1570,7 +1615,7 @@
    },
    {
     "box": {
-     "id": "obj-69",
+     "id": "obj-72",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1586,16 +1631,16 @@
      "text": "",
      "presentation": 1,
      "presentation_rect": [
-      420,
+      404,
       28,
-      120,
+      140,
       22
      ]
     }
    },
    {
     "box": {
-     "id": "obj-70",
+     "id": "obj-73",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1610,7 +1655,7 @@
    },
    {
     "box": {
-     "id": "obj-71",
+     "id": "obj-74",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1627,7 +1672,7 @@
      "presentation": 1,
      "presentation_rect": [
       6,
-      110,
+      108,
       56,
       22
      ]
@@ -1635,7 +1680,7 @@
    },
    {
     "box": {
-     "id": "obj-72",
+     "id": "obj-75",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1649,7 +1694,7 @@
      "presentation": 1,
      "presentation_rect": [
       6,
-      132,
+      130,
       56,
       18
      ]
@@ -1657,7 +1702,7 @@
    },
    {
     "box": {
-     "id": "obj-73",
+     "id": "obj-76",
      "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1674,7 +1719,7 @@
      "presentation": 1,
      "presentation_rect": [
       68,
-      110,
+      108,
       56,
       22
      ]
@@ -1682,7 +1727,7 @@
    },
    {
     "box": {
-     "id": "obj-74",
+     "id": "obj-77",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1696,7 +1741,7 @@
      "presentation": 1,
      "presentation_rect": [
       68,
-      132,
+      130,
       56,
       18
      ]
@@ -1704,7 +1749,7 @@
    },
    {
     "box": {
-     "id": "obj-75",
+     "id": "obj-78",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1721,7 +1766,7 @@
      "presentation": 1,
      "presentation_rect": [
       130,
-      110,
+      108,
       56,
       22
      ]
@@ -1729,7 +1774,7 @@
    },
    {
     "box": {
-     "id": "obj-76",
+     "id": "obj-79",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1743,7 +1788,7 @@
      "presentation": 1,
      "presentation_rect": [
       130,
-      132,
+      130,
       56,
       18
      ]
@@ -1751,7 +1796,7 @@
    },
    {
     "box": {
-     "id": "obj-77",
+     "id": "obj-80",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1768,7 +1813,7 @@
      "presentation": 1,
      "presentation_rect": [
       192,
-      110,
+      108,
       56,
       22
      ]
@@ -1776,7 +1821,7 @@
    },
    {
     "box": {
-     "id": "obj-78",
+     "id": "obj-81",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1790,7 +1835,7 @@
      "presentation": 1,
      "presentation_rect": [
       192,
-      132,
+      130,
       56,
       18
      ]
@@ -1798,7 +1843,7 @@
    },
    {
     "box": {
-     "id": "obj-79",
+     "id": "obj-82",
      "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1815,7 +1860,7 @@
      "presentation": 1,
      "presentation_rect": [
       254,
-      110,
+      108,
       56,
       22
      ]
@@ -1823,7 +1868,7 @@
    },
    {
     "box": {
-     "id": "obj-80",
+     "id": "obj-83",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1837,7 +1882,7 @@
      "presentation": 1,
      "presentation_rect": [
       254,
-      132,
+      130,
       56,
       18
      ]
@@ -1845,7 +1890,7 @@
    },
    {
     "box": {
-     "id": "obj-81",
+     "id": "obj-84",
      "maxclass": "button",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1860,16 +1905,38 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      520,
-      62,
-      18,
+      512,
+      60,
+      15,
+      15
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-85",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000,
+      540,
+      80,
+      20
+     ],
+     "text": "pong",
+     "presentation": 1,
+     "presentation_rect": [
+      508,
+      76,
+      34,
       18
      ]
     }
    },
    {
     "box": {
-     "id": "obj-82",
+     "id": "obj-86",
      "maxclass": "live.numbox",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1885,8 +1952,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      420,
-      62,
+      404,
+      60,
       40,
       15
      ],
@@ -1909,21 +1976,21 @@
    },
    {
     "box": {
-     "id": "obj-83",
+     "id": "obj-87",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
-      20,
-      1320,
-      40,
-      18
+      1000,
+      565,
+      80,
+      20
      ],
      "text": "Bars",
      "presentation": 1,
      "presentation_rect": [
-      420,
-      78,
+      404,
+      76,
       40,
       18
      ]
@@ -1931,7 +1998,7 @@
    },
    {
     "box": {
-     "id": "obj-84",
+     "id": "obj-88",
      "maxclass": "live.toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1946,8 +2013,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      470,
-      62,
+      452,
+      60,
       15,
       15
      ],
@@ -1973,29 +2040,29 @@
    },
    {
     "box": {
-     "id": "obj-85",
+     "id": "obj-89",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
+      1000,
+      590,
       80,
-      1320,
-      40,
-      18
+      20
      ],
      "text": "Arm",
      "presentation": 1,
      "presentation_rect": [
-      466,
-      78,
-      40,
+      448,
+      76,
+      30,
       18
      ]
     }
    },
    {
     "box": {
-     "id": "obj-86",
+     "id": "obj-90",
      "maxclass": "live.button",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2010,8 +2077,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      500,
-      62,
+      484,
+      60,
       15,
       15
      ],
@@ -2033,29 +2100,29 @@
    },
    {
     "box": {
-     "id": "obj-87",
+     "id": "obj-91",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
-      140,
-      1320,
-      40,
-      18
+      1000,
+      615,
+      80,
+      20
      ],
      "text": "Ping",
      "presentation": 1,
      "presentation_rect": [
-      496,
-      78,
-      40,
+      480,
+      76,
+      28,
       18
      ]
     }
    },
    {
     "box": {
-     "id": "obj-88",
+     "id": "obj-92",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2073,7 +2140,7 @@
    },
    {
     "box": {
-     "id": "obj-89",
+     "id": "obj-93",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2091,7 +2158,7 @@
    },
    {
     "box": {
-     "id": "obj-90",
+     "id": "obj-94",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2109,7 +2176,7 @@
    },
    {
     "box": {
-     "id": "obj-91",
+     "id": "obj-95",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2124,7 +2191,7 @@
    },
    {
     "box": {
-     "id": "obj-92",
+     "id": "obj-96",
      "maxclass": "live.numbox",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2140,8 +2207,8 @@
      ],
      "presentation": 1,
      "presentation_rect": [
-      486,
-      132,
+      460,
+      112,
       48,
       15
      ],
@@ -2164,7 +2231,7 @@
    },
    {
     "box": {
-     "id": "obj-93",
+     "id": "obj-97",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2174,19 +2241,34 @@
       300,
       20
      ],
-     "text": "Control port: rtloop's --control port (7475 by default).",
+     "text": "Control port: rtloop's --control port (7475 by default)."
+    }
+   },
+   {
+    "box": {
+     "id": "obj-98",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000,
+      665,
+      80,
+      20
+     ],
+     "text": "Control",
      "presentation": 1,
      "presentation_rect": [
-      486,
-      146,
-      60,
+      460,
+      128,
+      50,
       18
      ]
     }
    },
    {
     "box": {
-     "id": "obj-94",
+     "id": "obj-99",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2204,7 +2286,7 @@
    },
    {
     "box": {
-     "id": "obj-95",
+     "id": "obj-100",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2219,7 +2301,7 @@
    },
    {
     "box": {
-     "id": "obj-96",
+     "id": "obj-101",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -2238,7 +2320,7 @@
    },
    {
     "box": {
-     "id": "obj-97",
+     "id": "obj-102",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 0,
@@ -2253,7 +2335,7 @@
    },
    {
     "box": {
-     "id": "obj-98",
+     "id": "obj-103",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2271,11 +2353,11 @@
    {
     "patchline": {
      "source": [
-      "obj-4",
+      "obj-5",
       0
      ],
      "destination": [
-      "obj-5",
+      "obj-6",
       0
      ]
     }
@@ -2287,7 +2369,7 @@
       0
      ],
      "destination": [
-      "obj-4",
+      "obj-5",
       0
      ]
     }
@@ -2295,23 +2377,11 @@
    {
     "patchline": {
      "source": [
-      "obj-5",
-      0
-     ],
-     "destination": [
       "obj-6",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-5",
-      0
      ],
      "destination": [
-      "obj-8",
+      "obj-7",
       0
      ]
     }
@@ -2319,20 +2389,8 @@
    {
     "patchline": {
      "source": [
-      "obj-8",
+      "obj-6",
       0
-     ],
-     "destination": [
-      "obj-10",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-8",
-      1
      ],
      "destination": [
       "obj-9",
@@ -2344,22 +2402,34 @@
     "patchline": {
      "source": [
       "obj-9",
-      0
-     ],
-     "destination": [
-      "obj-12",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-10",
       0
      ],
      "destination": [
       "obj-11",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-9",
+      1
+     ],
+     "destination": [
+      "obj-10",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-10",
+      0
+     ],
+     "destination": [
+      "obj-13",
       0
      ]
     }
@@ -2379,11 +2449,11 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
+      "obj-12",
       0
      ],
      "destination": [
-      "obj-16",
+      "obj-13",
       0
      ]
     }
@@ -2391,12 +2461,12 @@
    {
     "patchline": {
      "source": [
-      "obj-15",
+      "obj-7",
       0
      ],
      "destination": [
-      "obj-16",
-      1
+      "obj-17",
+      0
      ]
     }
    },
@@ -2408,7 +2478,7 @@
      ],
      "destination": [
       "obj-17",
-      0
+      1
      ]
     }
    },
@@ -2427,11 +2497,11 @@
    {
     "patchline": {
      "source": [
-      "obj-17",
+      "obj-18",
       0
      ],
      "destination": [
-      "obj-21",
+      "obj-19",
       0
      ]
     }
@@ -2439,19 +2509,7 @@
    {
     "patchline": {
      "source": [
-      "obj-20",
-      0
-     ],
-     "destination": [
-      "obj-21",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-21",
+      "obj-18",
       0
      ],
      "destination": [
@@ -2463,83 +2521,11 @@
    {
     "patchline": {
      "source": [
-      "obj-24",
+      "obj-21",
       0
      ],
      "destination": [
-      "obj-26",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-26",
-      0
-     ],
-     "destination": [
-      "obj-35",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-27",
-      0
-     ],
-     "destination": [
-      "obj-28",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-28",
-      1
-     ],
-     "destination": [
-      "obj-32",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-32",
-      0
-     ],
-     "destination": [
-      "obj-33",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-33",
-      0
-     ],
-     "destination": [
-      "obj-34",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-34",
-      0
-     ],
-     "destination": [
-      "obj-45",
+      "obj-22",
       1
      ]
     }
@@ -2547,359 +2533,11 @@
    {
     "patchline": {
      "source": [
-      "obj-28",
+      "obj-22",
       0
      ],
      "destination": [
-      "obj-29",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-29",
-      0
-     ],
-     "destination": [
-      "obj-30",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-30",
-      0
-     ],
-     "destination": [
-      "obj-31",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-31",
-      0
-     ],
-     "destination": [
-      "obj-35",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-35",
-      0
-     ],
-     "destination": [
-      "obj-36",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-36",
-      0
-     ],
-     "destination": [
-      "obj-37",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-37",
-      1
-     ],
-     "destination": [
-      "obj-38",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-38",
-      1
-     ],
-     "destination": [
-      "obj-39",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-38",
-      1
-     ],
-     "destination": [
-      "obj-40",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-40",
-      0
-     ],
-     "destination": [
-      "obj-42",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-38",
-      0
-     ],
-     "destination": [
-      "obj-41",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-41",
-      0
-     ],
-     "destination": [
-      "obj-42",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-42",
-      0
-     ],
-     "destination": [
-      "obj-43",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-43",
-      0
-     ],
-     "destination": [
-      "obj-44",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-44",
-      0
-     ],
-     "destination": [
-      "obj-45",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-45",
-      0
-     ],
-     "destination": [
-      "obj-46",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-46",
-      0
-     ],
-     "destination": [
-      "obj-39",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-39",
-      0
-     ],
-     "destination": [
-      "obj-47",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-47",
-      0
-     ],
-     "destination": [
-      "obj-48",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-48",
-      0
-     ],
-     "destination": [
-      "obj-35",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-47",
-      2
-     ],
-     "destination": [
-      "obj-49",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-49",
-      0
-     ],
-     "destination": [
-      "obj-54",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-49",
-      0
-     ],
-     "destination": [
-      "obj-50",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-47",
-      1
-     ],
-     "destination": [
-      "obj-51",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-51",
-      0
-     ],
-     "destination": [
-      "obj-50",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-50",
-      0
-     ],
-     "destination": [
-      "obj-52",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-52",
-      0
-     ],
-     "destination": [
-      "obj-53",
-      3
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-52",
-      1
-     ],
-     "destination": [
-      "obj-53",
-      4
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-18",
-      0
-     ],
-     "destination": [
-      "obj-53",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-53",
-      0
-     ],
-     "destination": [
-      "obj-54",
+      "obj-23",
       0
      ]
     }
@@ -2911,7 +2549,7 @@
       0
      ],
      "destination": [
-      "obj-55",
+      "obj-27",
       0
      ]
     }
@@ -2919,23 +2557,419 @@
    {
     "patchline": {
      "source": [
+      "obj-27",
+      0
+     ],
+     "destination": [
+      "obj-36",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-28",
+      0
+     ],
+     "destination": [
+      "obj-29",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-29",
+      1
+     ],
+     "destination": [
+      "obj-33",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-33",
+      0
+     ],
+     "destination": [
+      "obj-34",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-34",
+      0
+     ],
+     "destination": [
+      "obj-35",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-35",
+      0
+     ],
+     "destination": [
+      "obj-46",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-29",
+      0
+     ],
+     "destination": [
+      "obj-30",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-30",
+      0
+     ],
+     "destination": [
+      "obj-31",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-31",
+      0
+     ],
+     "destination": [
+      "obj-32",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-32",
+      0
+     ],
+     "destination": [
+      "obj-36",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-36",
+      0
+     ],
+     "destination": [
+      "obj-37",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-37",
+      0
+     ],
+     "destination": [
+      "obj-38",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-38",
+      1
+     ],
+     "destination": [
+      "obj-39",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-39",
+      1
+     ],
+     "destination": [
+      "obj-40",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-39",
+      1
+     ],
+     "destination": [
+      "obj-41",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-41",
+      0
+     ],
+     "destination": [
+      "obj-43",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-39",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-42",
+      0
+     ],
+     "destination": [
+      "obj-43",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-43",
+      0
+     ],
+     "destination": [
+      "obj-44",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-44",
+      0
+     ],
+     "destination": [
+      "obj-45",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-45",
+      0
+     ],
+     "destination": [
+      "obj-46",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-46",
+      0
+     ],
+     "destination": [
+      "obj-47",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-47",
+      0
+     ],
+     "destination": [
+      "obj-40",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-40",
+      0
+     ],
+     "destination": [
+      "obj-48",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-48",
+      0
+     ],
+     "destination": [
+      "obj-49",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-49",
+      0
+     ],
+     "destination": [
+      "obj-36",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-48",
+      2
+     ],
+     "destination": [
+      "obj-50",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-50",
+      0
+     ],
+     "destination": [
       "obj-55",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-50",
+      0
+     ],
+     "destination": [
+      "obj-51",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-48",
+      1
+     ],
+     "destination": [
+      "obj-52",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-52",
+      0
+     ],
+     "destination": [
+      "obj-51",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-51",
+      0
+     ],
+     "destination": [
+      "obj-53",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-53",
       0
      ],
      "destination": [
       "obj-54",
-      1
+      3
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-6",
+      "obj-53",
       1
      ],
      "destination": [
-      "obj-57",
+      "obj-54",
+      4
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-19",
+      0
+     ],
+     "destination": [
+      "obj-54",
       0
      ]
     }
@@ -2943,8 +2977,44 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
-      2
+      "obj-54",
+      0
+     ],
+     "destination": [
+      "obj-55",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-26",
+      0
+     ],
+     "destination": [
+      "obj-56",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-56",
+      0
+     ],
+     "destination": [
+      "obj-55",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
+      1
      ],
      "destination": [
       "obj-58",
@@ -2955,8 +3025,8 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
-      3
+      "obj-7",
+      2
      ],
      "destination": [
       "obj-59",
@@ -2967,8 +3037,8 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
-      4
+      "obj-7",
+      3
      ],
      "destination": [
       "obj-60",
@@ -2979,8 +3049,8 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
-      5
+      "obj-7",
+      4
      ],
      "destination": [
       "obj-61",
@@ -2991,11 +3061,11 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
-      6
+      "obj-7",
+      5
      ],
      "destination": [
-      "obj-63",
+      "obj-62",
       0
      ]
     }
@@ -3003,8 +3073,8 @@
    {
     "patchline": {
      "source": [
-      "obj-63",
-      0
+      "obj-7",
+      6
      ],
      "destination": [
       "obj-64",
@@ -3015,11 +3085,23 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
+      "obj-64",
+      0
+     ],
+     "destination": [
+      "obj-65",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
       8
      ],
      "destination": [
-      "obj-66",
+      "obj-68",
       0
      ]
     }
@@ -3027,32 +3109,8 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
+      "obj-7",
       12
-     ],
-     "destination": [
-      "obj-68",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-68",
-      0
-     ],
-     "destination": [
-      "obj-69",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-6",
-      7
      ],
      "destination": [
       "obj-71",
@@ -3063,11 +3121,35 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
+      "obj-71",
+      0
+     ],
+     "destination": [
+      "obj-72",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
+      7
+     ],
+     "destination": [
+      "obj-74",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
       9
      ],
      "destination": [
-      "obj-73",
+      "obj-76",
       0
      ]
     }
@@ -3075,11 +3157,11 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
+      "obj-7",
       10
      ],
      "destination": [
-      "obj-75",
+      "obj-78",
       0
      ]
     }
@@ -3087,11 +3169,11 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
+      "obj-7",
       11
      ],
      "destination": [
-      "obj-77",
+      "obj-80",
       0
      ]
     }
@@ -3099,11 +3181,11 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
+      "obj-7",
       13
      ],
      "destination": [
-      "obj-79",
+      "obj-82",
       0
      ]
     }
@@ -3111,35 +3193,11 @@
    {
     "patchline": {
      "source": [
-      "obj-6",
+      "obj-7",
       14
      ],
      "destination": [
-      "obj-81",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-82",
-      0
-     ],
-     "destination": [
-      "obj-88",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-84",
-      0
-     ],
-     "destination": [
-      "obj-89",
       0
      ]
     }
@@ -3151,7 +3209,7 @@
       0
      ],
      "destination": [
-      "obj-90",
+      "obj-92",
       0
      ]
     }
@@ -3163,19 +3221,7 @@
       0
      ],
      "destination": [
-      "obj-91",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-89",
-      0
-     ],
-     "destination": [
-      "obj-91",
+      "obj-93",
       0
      ]
     }
@@ -3187,7 +3233,7 @@
       0
      ],
      "destination": [
-      "obj-91",
+      "obj-94",
       0
      ]
     }
@@ -3199,7 +3245,19 @@
       0
      ],
      "destination": [
-      "obj-94",
+      "obj-95",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-93",
+      0
+     ],
+     "destination": [
+      "obj-95",
       0
      ]
     }
@@ -3211,7 +3269,7 @@
       0
      ],
      "destination": [
-      "obj-91",
+      "obj-95",
       0
      ]
     }
@@ -3223,7 +3281,7 @@
       0
      ],
      "destination": [
-      "obj-97",
+      "obj-99",
       0
      ]
     }
@@ -3231,11 +3289,35 @@
    {
     "patchline": {
      "source": [
-      "obj-96",
+      "obj-99",
+      0
+     ],
+     "destination": [
+      "obj-95",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-101",
+      0
+     ],
+     "destination": [
+      "obj-102",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-101",
       1
      ],
      "destination": [
-      "obj-97",
+      "obj-102",
       1
      ]
     }

@@ -97,6 +97,18 @@ class Graph:
     def targets(self, box: dict, outlet: int | None = None) -> list[dict]:
         return [self.boxes[d] for (s, o), (d, _) in self.lines if s == box["id"] and outlet in (None, o)]
 
+    def reaches(self, box: dict, outlet: int, goal: dict) -> bool:
+        """Whether messages from ``box``'s ``outlet`` can get to ``goal`` along the lines."""
+        seen, todo = set(), [b["id"] for b in self.targets(box, outlet)]
+        while todo:
+            current = todo.pop()
+            if current == goal["id"]:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo += [b["id"] for b in self.targets(self.boxes[current])]
+        return False
+
     def param(self, name: str) -> dict:
         found = [b for b in self.boxes.values() if b.get("varname") == name and b.get("parameter_enable")]
         assert len(found) == 1, f"no single Live parameter named {name!r}"
@@ -172,6 +184,13 @@ def test_device_routes_every_documented_address_to_a_display(path: Path) -> None
     assert [graph.param(a.capitalize()) for a in ASPECTS]
     for aspect in ASPECTS:
         assert graph.param(aspect.capitalize()) in graph.targets(route, names.index(f"/rtloop/variation/{aspect}"))
+    shown = {b["id"]: b for b in graph.boxes.values() if b.get("presentation")}
+    for name in ("/rtloop/variation", "/rtloop/aspect", "/rtloop/status", "/rtloop/flag", "/rtloop/pong"):
+        reached = [b for b in shown.values() if graph.reaches(route, names.index(name), b)]
+        assert reached, f"{name} reaches nothing the device shows"
+    variation = names.index("/rtloop/variation")
+    assert graph.reaches(route, variation, graph.param("Variation"))
+    assert graph.reaches(route, variation, graph.param("Over"))
     (receive,) = graph.objects("udpreceive")
     assert receive["text"] == f"udpreceive {DEFAULT_OSC_PORT}" and route in graph.targets(receive)
 
@@ -205,7 +224,7 @@ def test_device_controls_heartbeat_and_ports(path: Path) -> None:
     assert graph.targets(graph.param("Threshold")) == [compare] and graph.targets(compare) == [graph.param("Over")]
     # Map drives the selected parameter through live.remote~
     (remote,) = graph.objects("live.remote~")
-    assert remote in graph.targets(graph.objects("scale")[0])
+    assert graph.reaches(graph.param("Variation"), 0, remote)
     (observer,) = graph.objects("live.observer")
     assert observer["text"] == "live.observer selected_parameter"
     assert {"plugin~", "plugout~"} <= {b.get("text") for b in graph.boxes.values()}
@@ -221,6 +240,13 @@ def test_device_shows_its_controls_within_the_device_height(path: Path) -> None:
     for box in shown:
         x, y, w, h = box["presentation_rect"]
         assert x >= 0 and y >= 0 and y + h <= DEVICE_HEIGHT, f"{box['id']} sticks out of the device"
+    for i, a in enumerate(shown):
+        ax, ay, aw, ah = a["presentation_rect"]
+        for b in shown[i + 1 :]:
+            bx, by, bw, bh = b["presentation_rect"]
+            assert not (ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah), (
+                f"{a['id']} overlaps {b['id']}"
+            )
     parameters = [b for b in graph.boxes.values() if b.get("parameter_enable")]
     names = [b["saved_attribute_attributes"]["valueof"]["parameter_longname"] for b in parameters]
     assert len(names) == len(set(names)), "Live parameter names must be unique"
