@@ -54,6 +54,8 @@ def device_patcher(source: dict, device_type: bytes) -> dict:
     """
     patcher = dict(source["patcher"])
     patcher["openinpresentation"] = 1
+    patcher["parameters"] = parameter_index(patcher["boxes"])
+    patcher["dependency_cache"] = []
     patcher["project"] = {
         "version": 1,
         "amxdtype": amxdtype(device_type),
@@ -68,6 +70,18 @@ def device_patcher(source: dict, device_type: bytes) -> dict:
         "detailsvisible": 0,
     }
     return {"patcher": patcher}
+
+
+def parameter_index(boxes: list[dict]) -> dict:
+    """The patcher's ``parameters`` section: each Live parameter's box id -> [long name, short name, 0]."""
+    index: dict = {}
+    for entry in boxes:
+        box = entry["box"]
+        if box.get("parameter_enable"):
+            names = box["saved_attribute_attributes"]["valueof"]
+            index[box["id"]] = [names["parameter_longname"], names["parameter_shortname"], 0]
+    index["inherited_shortname"] = 1
+    return index
 
 
 def chunk(tag: bytes, payload: bytes) -> bytes:

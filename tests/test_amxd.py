@@ -148,6 +148,12 @@ def test_device_layout_type_and_project(path: Path) -> None:
     if path.name == "rtloop.amxd":
         assert device_type == b"aaaa" and patcher["project"]["amxdtype"] == 1633771873
     assert patcher["openinpresentation"] == 1
+    parameters = {b["box"]["id"]: b["box"] for b in patcher["boxes"] if b["box"].get("parameter_enable")}
+    listed = {k: v for k, v in patcher["parameters"].items() if k.startswith("obj-")}
+    assert set(listed) == set(parameters)
+    for box_id, (longname, shortname, _) in listed.items():
+        names = parameters[box_id]["saved_attribute_attributes"]["valueof"]
+        assert (longname, shortname) == (names["parameter_longname"], names["parameter_shortname"])
 
 
 def test_reader_of_the_builder_refuses_truncated_files() -> None:
