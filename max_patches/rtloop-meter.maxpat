@@ -13,7 +13,7 @@
    60,
    60,
    900,
-   560
+   720
   ],
   "bglocked": 0,
   "openinpresentation": 0,
@@ -79,11 +79,11 @@
      "id": "obj-4",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 10,
+     "numoutlets": 16,
      "patching_rect": [
       20,
       110,
-      760,
+      1300,
       22
      ],
      "outlettype": [
@@ -96,9 +96,15 @@
       "",
       "",
       "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
       ""
      ],
-     "text": "route /rtloop/variation /rtloop/score /rtloop/flag /rtloop/bar /rtloop/tempo /rtloop/latency /rtloop/status /rtloop/skipped /rtloop/pong"
+     "text": "route /rtloop/variation /rtloop/score /rtloop/flag /rtloop/bar /rtloop/tempo /rtloop/latency /rtloop/status /rtloop/skipped /rtloop/pong /rtloop/variation/rhythm /rtloop/variation/harmony /rtloop/variation/timbre /rtloop/variation/integrity /rtloop/variation/sound /rtloop/aspect"
     }
    },
    {
@@ -590,6 +596,341 @@
      ],
      "text": "history: the last 32 loops' variation, newest on the right (zl.stream keeps a sliding window of 32)."
     }
+   },
+   {
+    "box": {
+     "id": "obj-33",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      20,
+      500,
+      700,
+      20
+     ],
+     "text": "aspects: how much each part of the loop varied (0..1), and the one that moved most"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-34",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      20,
+      530,
+      24,
+      100
+     ],
+     "size": 1.0,
+     "floatoutput": 1,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-35",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "patching_rect": [
+      20,
+      640,
+      60,
+      22
+     ],
+     "format": 6
+    }
+   },
+   {
+    "box": {
+     "id": "obj-36",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      20,
+      665,
+      64,
+      20
+     ],
+     "text": "rhythm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-37",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      90,
+      530,
+      24,
+      100
+     ],
+     "size": 1.0,
+     "floatoutput": 1,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-38",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "patching_rect": [
+      90,
+      640,
+      60,
+      22
+     ],
+     "format": 6
+    }
+   },
+   {
+    "box": {
+     "id": "obj-39",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      90,
+      665,
+      64,
+      20
+     ],
+     "text": "harmony"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-40",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      160,
+      530,
+      24,
+      100
+     ],
+     "size": 1.0,
+     "floatoutput": 1,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-41",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "patching_rect": [
+      160,
+      640,
+      60,
+      22
+     ],
+     "format": 6
+    }
+   },
+   {
+    "box": {
+     "id": "obj-42",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      160,
+      665,
+      64,
+      20
+     ],
+     "text": "timbre"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-43",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      230,
+      530,
+      24,
+      100
+     ],
+     "size": 1.0,
+     "floatoutput": 1,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-44",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "patching_rect": [
+      230,
+      640,
+      60,
+      22
+     ],
+     "format": 6
+    }
+   },
+   {
+    "box": {
+     "id": "obj-45",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      230,
+      665,
+      64,
+      20
+     ],
+     "text": "integrity"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-46",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      300,
+      530,
+      24,
+      100
+     ],
+     "size": 1.0,
+     "floatoutput": 1,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-47",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "patching_rect": [
+      300,
+      640,
+      60,
+      22
+     ],
+     "format": 6
+    }
+   },
+   {
+    "box": {
+     "id": "obj-48",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      300,
+      665,
+      64,
+      20
+     ],
+     "text": "sound"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-49",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      380,
+      530,
+      77,
+      22
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-50",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      380,
+      560,
+      100,
+      22
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-51",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      490,
+      560,
+      200,
+      20
+     ],
+     "text": "aspect that moved most"
+    }
    }
   ],
   "lines": [
@@ -817,6 +1158,150 @@
      ],
      "destination": [
       "obj-31",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      9
+     ],
+     "destination": [
+      "obj-34",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      9
+     ],
+     "destination": [
+      "obj-35",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      10
+     ],
+     "destination": [
+      "obj-37",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      10
+     ],
+     "destination": [
+      "obj-38",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      11
+     ],
+     "destination": [
+      "obj-40",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      11
+     ],
+     "destination": [
+      "obj-41",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      12
+     ],
+     "destination": [
+      "obj-43",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      12
+     ],
+     "destination": [
+      "obj-44",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      13
+     ],
+     "destination": [
+      "obj-46",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      13
+     ],
+     "destination": [
+      "obj-47",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      14
+     ],
+     "destination": [
+      "obj-49",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-49",
+      0
+     ],
+     "destination": [
+      "obj-50",
       0
      ]
     }

@@ -15,7 +15,7 @@ from rtloop import __version__
 from rtloop.audio_io import load_audio
 from rtloop.bundle import load_bundle
 from rtloop.errors import AudioError, RtloopError
-from rtloop.live import DEFAULT_BARS, RunConfig
+from rtloop.live import DEFAULT_BARS, ClockKind, RunConfig
 from rtloop.midi_input import APIS
 from rtloop.osc_io import parse_host_port
 from rtloop.osc_spec import (
@@ -143,7 +143,18 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--midi", help="MIDI clock input: port index or name substring")
     p.add_argument("--midi-api", default=RunConfig.midi_api, choices=list(APIS))
     p.add_argument("--midi-virtual", action="store_true", help="create a MIDI input port for the clock source")
-    p.add_argument("--bpm", type=float, help="internal clock at this tempo (no MIDI clock)")
+    p.add_argument(
+        "--clock",
+        type=ClockKind,
+        choices=list(ClockKind),
+        metavar="{" + ",".join(k.value for k in ClockKind) + "}",
+        help="where bars come from (default: midi with --midi, internal with --bpm, windows with --window); "
+        "link: Ableton Link, needs rtloop[link]",
+    )
+    p.add_argument("--link-sync", action="store_true", help="with --clock link: follow the session's start/stop")
+    p.add_argument(
+        "--bpm", type=float, help="internal clock at this tempo (no MIDI clock); with --clock link, the proposed tempo"
+    )
     p.add_argument("--window", type=_seconds, help="no clock at all: score the last WINDOW seconds (e.g. 4s) ...")
     p.add_argument(
         "--bars", type=int, help=f"bars per scored loop (default: the bundle's bars hint, else {DEFAULT_BARS})"
@@ -178,6 +189,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         default=TakesConfig.max_bytes / 1024**2,
         help="size cap of the takes folder (oldest unflagged go first)",
     )
+    p.add_argument("--midi-out", metavar="PORT", help="also send the values as MIDI CC to this output port")
+    p.add_argument("--midi-out-virtual", action="store_true", help="create a MIDI output port for the CC values")
+    p.add_argument("--midi-out-channel", type=int, default=RunConfig.midi_out_channel, help="MIDI channel 1..16")
     _add_osc_options(p)
 
 
@@ -355,6 +369,8 @@ def _run(args: argparse.Namespace) -> int:
         midi_api=args.midi_api,
         midi_virtual=args.midi_virtual,
         bpm=args.bpm,
+        clock=args.clock,
+        link_sync=args.link_sync,
         bars=args.bars,
         hop=hop_bars,
         beats_per_bar=args.beats_per_bar,
@@ -365,6 +381,9 @@ def _run(args: argparse.Namespace) -> int:
         providers=tuple(args.provider) if args.provider else None,
         threads=args.threads,
         scorer_timeout=args.scorer_timeout,
+        midi_out=args.midi_out,
+        midi_out_virtual=args.midi_out_virtual,
+        midi_out_channel=args.midi_out_channel,
         terminal_marks=True,
     )
     summary = run(cfg)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import enum
 import signal
 import sys
 import threading
@@ -26,7 +27,9 @@ from rtloop.clock import ClockFollower
 from rtloop.clocks import Clock, InternalClock, MidiClock, TimeWindows
 from rtloop.daemon import Daemon
 from rtloop.errors import RtloopError
+from rtloop.link_clock import LinkClock
 from rtloop.midi_input import ClockInput
+from rtloop.midi_out import CcMap, MidiCcOut
 from rtloop.osc_io import ControlServer, OscOut
 from rtloop.osc_spec import DEFAULT_PREFIX
 from rtloop.reporter import Reporter
@@ -37,6 +40,15 @@ from rtloop.takes import TakeKeeper, TakesConfig
 
 SCORING_SLACK_SECONDS = 10.0  # audio a window may wait in the ring for the scorer after its end
 DEFAULT_BARS = 2
+
+
+class ClockKind(str, enum.Enum):
+    """Where bars come from (``--clock``); by default from which of --midi, --bpm, --window is given."""
+
+    MIDI = "midi"
+    INTERNAL = "internal"
+    WINDOWS = "windows"
+    LINK = "link"
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,8 @@ class RunConfig:
     midi_api: str = "default"
     midi_virtual: bool = False
     bpm: float | None = None
+    clock: ClockKind | None = None  # None: MIDI with --midi, internal with --bpm, windows with --window
+    link_sync: bool = False  # Link: follow the session's start/stop
     bars: int | None = None  # None: the bundle's bars hint, else DEFAULT_BARS
     hop: int = 1
     beats_per_bar: int = 4
@@ -70,6 +84,9 @@ class RunConfig:
     providers: tuple[str, ...] | None = None
     threads: int = 1
     scorer_timeout: float = REPLY_TIMEOUT
+    midi_out: str | None = None  # MIDI CC output port (index or name), or with midi_out_virtual its name
+    midi_out_virtual: bool = False
+    midi_out_channel: int = 1
     terminal_marks: bool = False  # Enter in the terminal marks the last loop (needs takes)
 
 
@@ -81,20 +98,41 @@ def _audio_source(cfg: RunConfig, model_rate: int) -> AudioSource:
     return SoundDeviceInput(cfg.input, cfg.channel, cfg.sample_rate, cfg.blocksize)
 
 
-def _clock(cfg: RunConfig, sample_rate: int) -> Clock:
+def clock_kind(cfg: RunConfig) -> ClockKind:
+    """The clock a configuration asks for.
+
+    Raises:
+        RtloopError: none is given.
+    """
+    if cfg.clock is not None:
+        return cfg.clock
     if cfg.midi is not None or cfg.midi_virtual:
-        follower = ClockFollower(cfg.beats_per_bar, lost_after=cfg.lost_after)
-        return MidiClock(ClockInput(cfg.midi, cfg.midi_api, cfg.midi_virtual), follower, Backoff(1.0, 30.0))
+        return ClockKind.MIDI
+    if cfg.bpm is not None:
+        return ClockKind.INTERNAL
+    if cfg.window_s is not None:
+        return ClockKind.WINDOWS
+    raise RtloopError(
+        "no clock: pass --midi PORT (MIDI clock), --clock link (Ableton Link), --bpm N (internal clock) "
+        "or --window SECONDS (no clock)"
+    )
+
+
+def _clock(cfg: RunConfig, sample_rate: int) -> Clock:
+    kind = clock_kind(cfg)
     try:
-        if cfg.bpm is not None:
+        if kind is ClockKind.MIDI:
+            follower = ClockFollower(cfg.beats_per_bar, lost_after=cfg.lost_after)
+            return MidiClock(ClockInput(cfg.midi, cfg.midi_api, cfg.midi_virtual), follower, Backoff(1.0, 30.0))
+        if kind is ClockKind.LINK:
+            return LinkClock(cfg.beats_per_bar, start_stop_sync=cfg.link_sync, bpm=cfg.bpm or 120.0)
+        if kind is ClockKind.INTERNAL and cfg.bpm is not None:
             return InternalClock(cfg.bpm, cfg.beats_per_bar, sample_rate)
-        if cfg.window_s is not None:
+        if kind is ClockKind.WINDOWS and cfg.window_s is not None:
             return TimeWindows(round(cfg.window_s * sample_rate), round(cfg.window_hop_s * sample_rate))
     except ValueError as exc:
         raise RtloopError(str(exc)) from None
-    raise RtloopError(
-        "no clock: pass --midi PORT (MIDI clock), --bpm N (internal clock) or --window SECONDS (no clock)"
-    )
+    raise RtloopError(f"--clock {kind.value} needs {'--bpm' if kind is ClockKind.INTERNAL else '--window'}")
 
 
 def _segmenter(cfg: RunConfig, bundle: Bundle, audio: AudioSource) -> Segmenter:
@@ -136,6 +174,11 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
         )
         osc = stack.enter_context(OscOut(list(cfg.osc), cfg.prefix))
         takes = stack.enter_context(TakeKeeper(cfg.takes, audio.sample_rate)) if cfg.takes else None
+        midi_out = None
+        if cfg.midi_out is not None or cfg.midi_out_virtual:
+            midi_out = stack.enter_context(
+                MidiCcOut(cfg.midi_out, cfg.midi_api, cfg.midi_out_virtual, CcMap(channel=cfg.midi_out_channel))
+            )
         print_line(
             f"rtloop: {cfg.bundle} ({bundle.manifest['detector']['name']}, "
             f"{'pretrained' if bundle.pretrained else 'RANDOM encoder'}) on {', '.join(scorer.providers)}; "
@@ -147,7 +190,7 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
             audio,
             clock,
             segmenter,
-            Reporter(osc, print_line, takes),
+            Reporter(osc, print_line, takes, midi_out),
             control=(control.commands,) if control else (),
             beats_per_bar=cfg.beats_per_bar,
         )

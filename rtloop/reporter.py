@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rtloop.midi_out import MidiCcOut
 from rtloop.osc_io import OscOut
 from rtloop.osc_spec import Status
 from rtloop.results import LoopResult, Summary, meter
@@ -22,12 +23,20 @@ class Reporter:
         osc: destinations of rtloop's messages.
         print_line: where terminal lines go.
         takes: keeper of takes and the session log, or None.
+        midi_out: MIDI control changes for hosts without OSC, or None.
     """
 
-    def __init__(self, osc: OscOut, print_line: Callable[[str], None], takes: TakeKeeper | None = None) -> None:
+    def __init__(
+        self,
+        osc: OscOut,
+        print_line: Callable[[str], None],
+        takes: TakeKeeper | None = None,
+        midi_out: MidiCcOut | None = None,
+    ) -> None:
         self.osc = osc
         self.print_line = print_line
         self.takes = takes
+        self.midi_out = midi_out
         self.summary = Summary()
         self.state = Status.WAITING_FOR_CLOCK  # what the daemon does; `status` may add a takes failure
         self._sent: Status | None = None
@@ -71,12 +80,14 @@ class Reporter:
         self.print_line(f"bar {bar:>5}  skipped: {reason}")
 
     def scored(self, result: LoopResult, audio: np.ndarray) -> None:
-        """A scored loop: OSC (overall first, then aspects), takes, summary, terminal line."""
+        """A scored loop: OSC (overall first, then aspects), MIDI CC, takes, summary, terminal line."""
         self.osc.send("/variation", result.variation)
         for aspect, value in result.aspects.items():
             self.osc.send(f"/variation/{aspect}", value)
         if result.top_aspect is not None:
             self.osc.send("/aspect", result.top_aspect)
+        if self.midi_out is not None:
+            self.midi_out.send(result.variation, result.aspects, result.flagged)
         for name, value in (
             ("/score", result.raw),
             ("/flag", int(result.flagged)),

@@ -15,7 +15,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first and pinned, so nothing below pulls a (multi-GB) CUDA build of a newer torch
 .venv/bin/python -c "import torch" 2>/dev/null || "${pip[@]}" "torch==2.13.0"
 if [ "$want_tests" = 1 ]; then
-  "${pip[@]}" -e ".[train,test]"
+  "${pip[@]}" -e ".[train,test,link]"
   "${pip[@]}" torchlibrosa h5py
   # laion-clap is only the reference of the parity test. It goes into a folder of its own, without its
   # requirements (wandb, transformers, numpy<2 ... unused by the audio branch the test imports), so
@@ -27,7 +27,7 @@ else
 fi
 
 if [ "$want_tests" = 1 ] && [ "$(uname -s)" = Linux ] && command -v apt-get >/dev/null; then
-  packages=(jackd2 jack-tools jack-midi-clock liblo-tools libportaudio2 puredata-core)
+  packages=(jackd2 jack-tools jack-midi-clock liblo-tools libportaudio2 puredata-core iproute2)
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ "${#missing[@]}" -gt 0 ]; then

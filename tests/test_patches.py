@@ -16,13 +16,17 @@ import pytest
 import soundfile as sf
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
+from pythonosc.udp_client import SimpleUDPClient
 
 from rtloop.cli import main
 from rtloop.osc_spec import CONTROL, DEFAULT_CONTROL_PORT, DEFAULT_OSC_PORT, DEFAULT_PREFIX, OUTPUT
 from rtloop.synth import bass_loop
 
 PATCHES = Path(__file__).resolve().parents[1] / "max_patches"
-SENT = {DEFAULT_PREFIX + a.name for a in OUTPUT}
+ASPECTS = ("rhythm", "harmony", "timbre", "integrity", "sound")
+# rtloop.osc_spec lists these once the per-aspect scores land; until then the union adds them
+SENT = {DEFAULT_PREFIX + a.name for a in OUTPUT} | {f"{DEFAULT_PREFIX}/variation/{a}" for a in ASPECTS}
+SENT |= {f"{DEFAULT_PREFIX}/aspect"}
 ACCEPTED = {DEFAULT_PREFIX + a.name for a in CONTROL}
 
 
@@ -43,7 +47,7 @@ def test_max_patch_routes_every_address_rtloop_sends_and_nothing_else(name: str)
     patch = max_patch(name)
     objects = [t for b, t in zip(patch["boxes"].values(), patch["texts"], strict=True) if b["maxclass"] == "newobj"]
     assert f"udpreceive {DEFAULT_OSC_PORT}" in objects
-    routed = {arg for t in objects if t.startswith("route ") for arg in t.split()[1:]}
+    routed = {arg for t in objects if t.startswith("route /") for arg in t.split()[1:]}
     assert routed == SENT
     comments = [t for b, t in zip(patch["boxes"].values(), patch["texts"], strict=True) if b["maxclass"] == "comment"]
     assert len(comments) >= 5  # each part explained
@@ -52,7 +56,8 @@ def test_max_patch_routes_every_address_rtloop_sends_and_nothing_else(name: str)
 def test_max_for_live_device_has_parameters_and_sends_control() -> None:
     patch = max_patch("rtloop-device.maxpat")
     names = {b.get("varname") for b in patch["boxes"].values()}
-    assert {"Variation", "Smoothing", "Threshold", "Bars", "Arm"} <= names
+    assert {"Variation", "Smoothing", "Threshold", "Over", "Bars", "Arm", "Listen Port", "Control Port"} <= names
+    assert {a.capitalize() for a in ASPECTS} <= names
     assert f"udpsend 127.0.0.1 {DEFAULT_CONTROL_PORT}" in patch["texts"]
     sent = {
         t.split()[0]
@@ -80,8 +85,41 @@ def test_pd_patch_routes_every_address_on_the_default_port() -> None:
     assert f"netreceive -u -b {DEFAULT_OSC_PORT}" in texts and "oscparse" in texts
     assert "route " + DEFAULT_PREFIX.strip("/") in texts
     names = next(t for t in texts if t.startswith("route variation")).split()[1:]
-    assert {f"{DEFAULT_PREFIX}/{n}" for n in names} == SENT
+    aspects = next(t for t in texts if t.startswith("route rhythm")).split()[1:]
+    routed = {f"{DEFAULT_PREFIX}/{n}" for n in names} | {f"{DEFAULT_PREFIX}/variation/{a}" for a in aspects}
+    assert routed == SENT
     assert all(0 <= a < len(objects) and 0 <= b < len(objects) for a, _, b, _ in connects)
+
+
+@pytest.mark.skipif(shutil.which("pd") is None, reason="Pure Data (puredata-core) not installed")
+def test_headless_pd_separates_overall_and_aspect_variation() -> None:
+    pd = subprocess.Popen(
+        ["pd", "-nogui", "-stderr", "-noaudio", "-nomidi", "-open", str(PATCHES / "rtloop-meter.pd")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(pd.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    try:
+        time.sleep(1.5)
+        client = SimpleUDPClient("127.0.0.1", DEFAULT_OSC_PORT)
+        client.send_message(f"{DEFAULT_PREFIX}/variation", 0.25)
+        for i, aspect in enumerate(ASPECTS):
+            client.send_message(f"{DEFAULT_PREFIX}/variation/{aspect}", 0.125 * i)
+        client.send_message(f"{DEFAULT_PREFIX}/aspect", "harmony")
+        time.sleep(1.0)
+    finally:
+        pd.terminate()
+        pd.wait(timeout=10)
+        reader.join(timeout=5)
+    printed = [line.strip() for line in lines]
+    assert [p for p in printed if p.startswith("variation:")] == ["variation: 0.25"], lines
+    assert [p for p in printed if p.startswith("aspects:")] == [
+        f"aspects: {a} {0.125 * i:g}" for i, a in enumerate(ASPECTS)
+    ], lines
+    assert "aspect: harmony" in printed, lines
 
 
 @pytest.mark.slow

@@ -1,0 +1,153 @@
+"""MIDI CC out through a real JACK MIDI connection: a private jackd (dummy backend), rtloop's output port and
+a second python-rtmidi client that records the exact bytes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from rtloop.errors import DeviceError
+from rtloop.midi_out import CcMap, MidiCcOut, list_midi_outputs, select_port, to_7bit
+
+SERVER = "rtloop-midi-out"  # its own fixed name: JACK frees a dead server's registry entry only on reuse
+ASPECTS = ("rhythm", "harmony", "timbre", "integrity", "sound")
+
+
+def test_cc_map_refuses_bad_numbers() -> None:
+    assert CcMap().aspects == {"rhythm": 21, "harmony": 22, "timbre": 23, "integrity": 24, "sound": 25}
+    for bad in ({"channel": 0}, {"channel": 17}, {"overall": 120}, {"flag": 21}, {"overall": -1}):
+        with pytest.raises(ValueError):
+            CcMap(**bad)  # type: ignore[arg-type]
+
+
+def test_values_are_clipped_and_rounded_to_seven_bits() -> None:
+    assert [to_7bit(v) for v in (-0.5, 0.0, 0.5, 0.999, 1.0, 3.0)] == [0, 0, 64, 127, 127, 127]
+
+
+def test_port_selection_by_index_or_substring() -> None:
+    ports = ["witness:in", "synth:midi_in"]
+    assert select_port(ports, "1", "MIDI output") == 1
+    assert select_port(ports, "WITNESS", "MIDI output") == 0
+    with pytest.raises(DeviceError, match=r"matches several ports.*\[0\] witness:in"):
+        select_port(ports, "in", "MIDI output")
+    with pytest.raises(DeviceError, match="matches no MIDI output"):
+        select_port(ports, "7", "MIDI output")
+
+
+@pytest.fixture(scope="module")
+def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    if shutil.which("jackd") is None or shutil.which("jack_lsp") is None:
+        pytest.skip("jackd not installed")
+    env = {**os.environ, "JACK_DEFAULT_SERVER": SERVER, "JACK_NO_AUDIO_RESERVATION": "1"}
+    log = (tmp_path_factory.mktemp("jack") / "jackd.log").open("w")
+    argv = ["jackd", "-n", SERVER, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"]
+    server = subprocess.Popen(argv, stdout=log, stderr=log, env=env)
+    try:
+        deadline = time.monotonic() + 15
+        while "system:capture_1" not in subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout:
+            assert server.poll() is None and time.monotonic() < deadline, "jackd did not start"
+            time.sleep(0.1)
+        yield env
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.fixture
+def jack_env(jack_server: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", SERVER)  # python-rtmidi's JACK clients join this server
+    return jack_server
+
+
+def witness_input(virtual: bool, source: str | None = None) -> Any:
+    import rtmidi
+
+    midi = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="witness")
+    if virtual:
+        midi.open_virtual_port("in")
+    else:
+        midi.open_port(select_port(midi.get_ports(), source, "MIDI input"))
+    return midi
+
+
+def received(midi: Any, count: int, wait: float = 2.0) -> list[list[int]]:
+    """Messages until ``count`` arrived, then what else comes within 0.3 s (to catch extra messages)."""
+    messages: list[list[int]] = []
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        message = midi.get_message()
+        if message is None:
+            time.sleep(0.005)
+            continue
+        messages.append(message[0])
+        if len(messages) == count:
+            deadline = min(deadline, time.monotonic() + 0.3)
+    return messages
+
+
+@pytest.mark.jack
+def test_values_arrive_as_exact_control_changes_and_only_when_they_change(
+    jack_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    witness = witness_input(virtual=True)
+    assert "witness:in" in list_midi_outputs("jack")
+    out = MidiCcOut("witness", api="jack", ccs=CcMap(channel=3))
+    try:
+        time.sleep(0.2)  # the connection is made by the JACK server thread
+        aspects = dict(zip(ASPECTS, (0.0, 0.25, 0.5, 0.75, 1.0), strict=True))
+        out.send(0.5, aspects, True)
+        assert received(witness, 7) == [
+            [0xB2, 20, 64],
+            [0xB2, 21, 0],
+            [0xB2, 22, 32],
+            [0xB2, 23, 64],
+            [0xB2, 24, 95],
+            [0xB2, 25, 127],
+            [0xB2, 26, 127],
+        ]
+        out.send(0.5, aspects, True)  # nothing changed: nothing sent
+        out.send(0.501, {**aspects, "timbre": 0.9}, False)  # 0.501 rounds to the same 64
+        assert received(witness, 2) == [[0xB2, 23, 114], [0xB2, 26, 0]]
+        with caplog.at_level(logging.WARNING, logger="rtloop.midi_out"):
+            out.send(float("nan"), {"rhythm": float("nan"), "unknown": 0.3}, False)
+            out.send(float("nan"), {}, False)
+        assert received(witness, 0, wait=0.5) == []
+        assert [r.getMessage() for r in caplog.records] == ["MIDI CC 20 not sent: the value is not a number (nan)"]
+    finally:
+        out.close()
+        witness.close_port()
+        witness.delete()
+
+
+@pytest.mark.jack
+def test_virtual_output_port_for_hosts_to_connect_to(jack_env: dict[str, str]) -> None:
+    out = MidiCcOut("cc out", api="jack", virtual=True)
+    witness = witness_input(virtual=False, source="rtloop:cc out")
+    try:
+        time.sleep(0.2)
+        out.send(1.0, {}, False)
+        assert received(witness, 2) == [[0xB0, 20, 127], [0xB0, 26, 0]]
+    finally:
+        witness.close_port()
+        witness.delete()
+        out.close()
+
+
+@pytest.mark.jack
+def test_a_port_that_is_not_there_is_refused_with_the_list(jack_env: dict[str, str]) -> None:
+    with pytest.raises(DeviceError, match="matches no MIDI output"):
+        MidiCcOut("no such synth", api="jack")
+    with pytest.raises(DeviceError, match="unknown MIDI API"):
+        MidiCcOut("x", api="carrier pigeon")
