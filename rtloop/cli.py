@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -113,6 +114,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+def instrument_name(text: str) -> str:
+    """An instrument name usable inside an OSC address: lower-case letters, digits, '-' and '_'."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: an instrument name is 1..32 lower-case letters, digits, '-' or '_' (it becomes an OSC address)"
+        )
+    return text
+
+
 def _add_osc_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--osc",
@@ -188,6 +198,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=TakesConfig.max_bytes / 1024**2,
         help="size cap of the takes folder (oldest unflagged go first)",
+    )
+    p.add_argument(
+        "--name",
+        type=instrument_name,
+        help="instrument name, for several instruments at once: OSC goes to PREFIX/NAME/..., terminal lines "
+        "are tagged [NAME]; give each instrument its own --control port and --takes folder",
     )
     p.add_argument("--midi-out", metavar="PORT", help="also send the values as MIDI CC to this output port")
     p.add_argument("--midi-out-virtual", action="store_true", help="create a MIDI output port for the CC values")
@@ -359,6 +375,7 @@ def _run(args: argparse.Namespace) -> int:
         osc=osc,
         control=control,
         prefix=args.prefix,
+        name=args.name,
         input=args.input,
         channel=args.channel,
         sample_rate=args.samplerate,

@@ -230,8 +230,12 @@ class Daemon:
             elif not np.all(np.isfinite(audio)):
                 self.reporter.skipped(window.last_bar, "NaN/Inf in the input audio")
             else:
-                self.scorer.submit([resample(audio, self.audio.sample_rate, self._model_rate)])
                 self._in_flight = _InFlight(window, audio)
+                try:
+                    self.scorer.submit([resample(audio, self.audio.sample_rate, self._model_rate)])
+                except ScorerFailed as exc:
+                    self._fail_in_flight(f"scoring process failed: {exc}")
+                    self._restart_scorer(str(exc), time.monotonic())
                 return
 
     def _collect(self, now: float) -> None:

@@ -59,6 +59,7 @@ class RunConfig:
     osc: tuple[tuple[str, int], ...]
     control: tuple[str, int] | None
     prefix: str = DEFAULT_PREFIX
+    name: str | None = None  # instrument name: OSC under prefix/name, terminal lines tagged [name]
     input: str | None = None
     channel: int = 1
     sample_rate: int | None = None
@@ -153,6 +154,11 @@ def _marks_from_terminal(requests: collections.deque[tuple[str, Any]]) -> None:
         requests.append(("/mark", None))
 
 
+def osc_prefix(cfg: RunConfig) -> str:
+    """The OSC prefix of a run: ``/rtloop``, or ``/rtloop/<name>`` for a named instrument."""
+    return f"{cfg.prefix.rstrip('/')}/{cfg.name}" if cfg.name else cfg.prefix
+
+
 @contextlib.contextmanager
 def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> Iterator[Daemon]:
     """Open everything a run needs and yield the daemon; everything is closed when the block ends.
@@ -161,18 +167,22 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
         RtloopError: bundle, device, MIDI port, control port or takes folder problems, each with a
             clear message (whatever was opened before is closed again).
     """
+    if cfg.name:
+        untagged, tag = print_line, f"[{cfg.name}] "
+        print_line = lambda line: untagged(tag + line)  # noqa: E731
+    prefix = osc_prefix(cfg)
     with contextlib.ExitStack() as stack:
         bundle = load_bundle(cfg.bundle)
         audio: AudioSource = stack.enter_context(_audio_source(cfg, bundle.frontend.sample_rate))
         clock = stack.enter_context(_clock(cfg, audio.sample_rate))
         segmenter = _segmenter(cfg, bundle, audio)
-        control = stack.enter_context(ControlServer(*cfg.control, prefix=cfg.prefix)) if cfg.control else None
+        control = stack.enter_context(ControlServer(*cfg.control, prefix=prefix)) if cfg.control else None
         scorer = stack.enter_context(
             ScorerProcess(
                 bundle, list(cfg.providers) if cfg.providers else None, cfg.threads, reply_timeout=cfg.scorer_timeout
             )
         )
-        osc = stack.enter_context(OscOut(list(cfg.osc), cfg.prefix))
+        osc = stack.enter_context(OscOut(list(cfg.osc), prefix))
         takes = stack.enter_context(TakeKeeper(cfg.takes, audio.sample_rate)) if cfg.takes else None
         midi_out = None
         if cfg.midi_out is not None or cfg.midi_out_virtual:
@@ -182,7 +192,7 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
         print_line(
             f"rtloop: {cfg.bundle} ({bundle.manifest['detector']['name']}, "
             f"{'pretrained' if bundle.pretrained else 'RANDOM encoder'}) on {', '.join(scorer.providers)}; "
-            f"{segmenter.bars} bar(s) per loop; OSC to {', '.join(f'{h}:{p}' for h, p in cfg.osc)}"
+            f"{segmenter.bars} bar(s) per loop; OSC {prefix}/... to {', '.join(f'{h}:{p}' for h, p in cfg.osc)}"
             + (f"; control on {control.address[0]}:{control.address[1]}" if control else "")
         )
         daemon = Daemon(

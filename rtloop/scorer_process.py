@@ -12,6 +12,7 @@ import enum
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -120,6 +121,7 @@ class ScorerProcess(Closing):
         self._process.start()
         child.close()
         self._state, self._since = _State.STARTING, time.monotonic()
+        self._sent_failure: BaseException | None = None
         self.providers: list[str] = []
 
     def _wait_ready(self) -> None:
@@ -141,18 +143,26 @@ class ScorerProcess(Closing):
         return self._process.pid  # type: ignore[no-any-return]
 
     def submit(self, waves: list[np.ndarray]) -> None:
-        """Send mono waveforms at the bundle's rate to the child; the answer comes from :meth:`poll`.
+        """Hand mono waveforms at the bundle's rate to the child; the answer comes from :meth:`poll`.
+
+        Never blocks: a loop is larger than a pipe's buffer, so a thread writes it, and a child that is
+        stopped or hung cannot stall the caller (its failure shows in :meth:`poll`).
 
         Raises:
-            ScorerFailed: the child is gone.
+            RuntimeError: a request is already under way, or the child is still starting.
         """
         if self._state is not _State.READY:
             raise RuntimeError(f"the scorer is {self._state.value}, not ready")
-        try:
-            self._conn.send(waves)
-        except (OSError, ValueError) as exc:
-            raise ScorerFailed(f"the scoring process is gone ({exc})") from exc
+        self._sent_failure = None
+        threading.Thread(target=self._send, args=(self._conn, waves), name="rtloop-scorer-send", daemon=True).start()
         self._state, self._since = _State.BUSY, time.monotonic()
+
+    def _send(self, conn: Connection, waves: list[np.ndarray]) -> None:
+        """Thread: write one request to the child; a broken pipe is kept for :meth:`poll` to raise."""
+        try:
+            conn.send(waves)
+        except (OSError, ValueError) as exc:
+            self._sent_failure = exc
 
     def poll(self, now: float) -> Scores | None:
         """The answer to the submitted request if it has arrived, else None.
@@ -163,6 +173,8 @@ class ScorerProcess(Closing):
         """
         if self._state is _State.READY:
             return None
+        if self._sent_failure is not None:
+            raise ScorerFailed(f"the scoring process is gone ({self._sent_failure})")
         try:
             arrived = self._conn.poll()
             message = self._conn.recv() if arrived else None

@@ -96,10 +96,13 @@ class FakeScorer:
         self.submitted = 0
         self.restarts = 0
         self.die_next = False
+        self.gone = False  # the pipe is broken: submit fails
         self._busy = False
 
     def submit(self, waves: list[np.ndarray]) -> None:
         assert self.ready and not self._busy, "one request at a time"
+        if self.gone:
+            raise ScorerFailed("the scoring process is gone ([Errno 32] Broken pipe)")
         self.submitted += 1
         self._busy = True
         self.ready = False
@@ -118,6 +121,7 @@ class FakeScorer:
 
     def restart(self) -> None:
         self.restarts += 1
+        self.gone = False
         self._busy = False
         self.ready = False
 
@@ -226,6 +230,19 @@ def test_a_dying_scorer_costs_one_bar_and_is_restarted(rig) -> None:  # type: ig
     assert rig.osc.values("/bar") == [1, 2, 4, 5, 6]
     assert "scorer_restarting" in rig.osc.values("/status")
     assert rig.daemon.reporter.status is Status.RUNNING
+
+
+def test_a_scorer_gone_before_the_request_is_restarted_too(rig) -> None:  # type: ignore[no-untyped-def]
+    rig.clock.bar(1)
+    play_bars(rig, 1, 1)
+    rig.scorer.gone = True
+    play_bars(rig, 2, 4, now=100.0)
+    assert rig.scorer.restarts == 1
+    assert rig.daemon.summary.skipped_bars[0] == (
+        2,
+        "scoring process failed: the scoring process is gone ([Errno 32] Broken pipe)",
+    )
+    assert rig.osc.values("/bar") == [1, 3, 4]
 
 
 def test_four_scorer_failures_within_a_minute_end_the_run(rig) -> None:  # type: ignore[no-untyped-def]

@@ -353,3 +353,52 @@ def test_jack_server_gone_ends_the_run_with_a_reason(jack: Jack, trained_bundle:
     lines = out.join()
     assert "stopped because: no audio from system for 2 s" in lines, lines
     assert any(line.endswith('"audio_lost"') for line in osc_lines.join())
+
+
+def test_two_named_instruments_at_once_keep_apart(
+    jack: Jack, trained_bundle: Path, stream: Path, tmp_path: Path
+) -> None:
+    """Two rtloop processes on one JACK server, one per instrument: each has its own OSC addresses
+    (/rtloop/<name>/...), control port, takes folder and tagged terminal lines."""
+    port = _free_udp_port()
+    dump = jack.spawn(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
+    osc_lines = Lines(dump)
+    names = ("bass", "keys")
+    controls = {name: _free_udp_port() for name in names}
+    procs, outs = {}, {}
+    for name in names:
+        argv = [sys.executable, "-m", "rtloop.cli", "run", str(trained_bundle), "--input", "system", "--bpm", "120"]
+        argv += ["--bars", "1", "--name", name, "--osc", f"127.0.0.1:{port}", "--takes", str(tmp_path / name)]
+        argv += ["--takes-all", "--control", f"127.0.0.1:{controls[name]}"]
+        procs[name] = jack.spawn(argv, stdout=subprocess.PIPE, text=True, env={**jack.env, "PYTHONUNBUFFERED": "1"})
+        outs[name] = Lines(procs[name])
+        _wait_for(lambda n=name: f"[{n}] status: running" in outs[n].lines, 60, f"rtloop {name} to start")
+    inputs = [line.strip() for line in jack.ports().splitlines() if line.strip().endswith(":in_0")]
+    assert len(inputs) == 2, inputs
+    player = jack.spawn(["jack-play", "-b", str(PLAYER_RING), str(stream)])
+    _wait_for(lambda: f"jack-play-{player.pid}:out_1" in jack.ports(), 10, "jack-play")
+    for destination in inputs:
+        jack.connect(f"jack-play-{player.pid}:out_1", destination)
+    for name in names:
+        SimpleUDPClient("127.0.0.1", controls[name]).send_message(f"/rtloop/{name}/ping", [])
+    _wait_for(lambda: all(len(_bars(osc_lines.lines, n)) >= 4 for n in names), 60, "four bars of each instrument")
+    for name in names:
+        procs[name].send_signal(signal.SIGTERM)
+        assert procs[name].wait(timeout=20) == 0
+    time.sleep(0.3)
+    dump.terminate()
+    lines = osc_lines.join()
+    for name in names:
+        own = [line for line in lines if f" /rtloop/{name}/" in line]
+        assert any(f"/rtloop/{name}/pong" in line for line in own)
+        assert any(f"/rtloop/{name}/variation " in line for line in own)
+        assert len(_bars(lines, name)) >= 4
+        loops = [r for r in read_session(tmp_path / name) if r.event == "loop"]
+        assert len(loops) >= 4 and all((tmp_path / name / r.file).is_file() for r in loops)
+        out = outs[name].join()
+        assert any(line.startswith(f"[{name}] bar ") for line in out), out
+    assert not any(line.split(" ")[1].startswith("/rtloop/variation") for line in lines if " " in line)
+
+
+def _bars(lines: list[str], name: str) -> list[str]:
+    return [line for line in lines if f" /rtloop/{name}/bar " in line]
