@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rtloop import __version__
+from rtloop import cli_values as values
 from rtloop.audio_io import load_audio
 from rtloop.bundle import load_bundle
 from rtloop.errors import AudioError, RtloopError
@@ -42,10 +43,19 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--random-encoder", action="store_true", help="no checkpoint: random encoder from --seed")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of --clap-ckpt")
-    p.add_argument("--bars-hint", type=int, help="bars per loop in this folder; the live daemon's default --bars")
+    p.add_argument(
+        "--bars-hint", type=values.bars, help="bars per loop in this folder; the live daemon's default --bars"
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-fraction", type=float, default=0.2, help="held-out share for early stopping and calibration")
-    p.add_argument("--quantile", type=float, default=0.95, help="threshold = this quantile of held-out normal scores")
+    p.add_argument(
+        "--val-fraction",
+        type=values.val_fraction,
+        default=0.2,
+        help="held-out share for early stopping and calibration",
+    )
+    p.add_argument(
+        "--quantile", type=values.quantile, default=0.95, help="threshold = this quantile of held-out normal scores"
+    )
     p.add_argument("--cache-dir", type=Path, help="embedding and checkpoint cache (default ~/.cache/rtloop)")
     p.add_argument("--checkpoint-url", help="base URL of the LAION-CLAP checkpoints (a mirror of the hub's)")
 
@@ -80,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("takes", help="list a takes folder's loops by score; --plot the session")
     p.add_argument("folder", type=Path)
-    p.add_argument("--top", type=int, default=20, help="how many loops to list (default 20)")
+    p.add_argument("--top", type=values.top, default=20, help="how many loops to list (default 20)")
     p.add_argument("--plot", type=Path, help="write a PNG of variation over the session")
     return parser
 
@@ -118,34 +128,46 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--input", help="audio input: index or name substring (default: the system's default)")
     source.add_argument("--file", type=Path, help="replay a recording through the live path instead")
-    p.add_argument("--channel", type=int, default=1, help="1-based input channel of the interface")
-    p.add_argument("--samplerate", type=int, help="stream rate (default: the device's)")
-    p.add_argument("--blocksize", type=int, default=0, help="frames per audio callback (0: PortAudio's choice)")
+    p.add_argument("--channel", type=values.channel, default=1, help="1-based input channel of the interface")
+    p.add_argument("--samplerate", type=values.samplerate, help="stream rate (default: the device's)")
+    p.add_argument(
+        "--blocksize", type=values.blocksize, default=0, help="frames per audio callback (0: PortAudio's choice)"
+    )
     p.add_argument("--midi", help="MIDI clock input: port index or name substring")
     p.add_argument("--midi-api", default="default", choices=list(APIS))
     p.add_argument("--midi-virtual", action="store_true", help="create a MIDI input port for the clock source")
-    p.add_argument("--bpm", type=float, help="internal clock at this tempo (no MIDI clock)")
-    p.add_argument("--window", type=_seconds, help="no clock at all: score the last WINDOW seconds (e.g. 4s) ...")
-    p.add_argument("--bars", type=int, help="bars per scored loop (default: the bundle's bars hint, else 2)")
-    p.add_argument("--hop", default="1", help="score every HOP bars (default 1); with --window, every HOP seconds (1s)")
-    p.add_argument("--beats-per-bar", type=int, default=4)
-    p.add_argument("--latency-ms", type=float, default=0.0, help="input latency to compensate")
-    p.add_argument("--speed", type=float, default=1.0, help="with --file: replay this many times faster")
+    p.add_argument("--bpm", type=values.bpm, help="internal clock at this tempo (no MIDI clock)")
+    p.add_argument("--window", type=values.seconds, help="no clock at all: score the last WINDOW seconds (e.g. 4s) ...")
+    p.add_argument("--bars", type=values.bars, help="bars per scored loop (default: the bundle's bars hint, else 2)")
+    p.add_argument(
+        "--hop",
+        type=values.hop,
+        default="1",
+        help="score every HOP bars (default 1); with --window, every HOP seconds (1s)",
+    )
+    p.add_argument("--beats-per-bar", type=values.beats_per_bar, default=4)
+    p.add_argument("--latency-ms", type=values.latency_ms, default=0.0, help="input latency to compensate")
+    p.add_argument("--speed", type=values.speed, default=1.0, help="with --file: replay this many times faster")
     p.add_argument("--provider", action="append", help="onnxruntime execution provider (default: CUDA if present, CPU)")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads for scoring (default 1: leaves cores to audio)")
+    p.add_argument(
+        "--threads", type=values.threads, default=1, help="CPU threads for scoring (default 1: leaves cores to audio)"
+    )
     p.add_argument("--takes", type=Path, help="keep flagged loops as WAV files here, with a session log")
     p.add_argument("--takes-all", action="store_true", help="keep every loop, not only flagged ones")
     p.add_argument(
-        "--takes-max-mb", type=float, default=2048.0, help="size cap of the takes folder (oldest unflagged go first)"
+        "--takes-max-mb",
+        type=values.takes_max_mb,
+        default=2048.0,
+        help="size cap of the takes folder (oldest unflagged go first)",
     )
     _add_osc_options(p)
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the whole live path on a built-in virtual bass player (no hardware)")
-    p.add_argument("--seconds", type=float, default=60.0, help="length of the demo (default 60)")
+    p.add_argument("--seconds", type=values.demo_seconds, default=60.0, help="length of the demo (default 60)")
     p.add_argument("--forever", action="store_true", help="keep playing until Ctrl-C")
-    p.add_argument("--speed", type=float, default=1.0, help="play this many times faster than real time")
+    p.add_argument("--speed", type=values.speed, default=1.0, help="play this many times faster than real time")
     p.add_argument("--cache-dir", type=Path, help="where the demo bundle is kept (default ~/.cache/rtloop)")
     _add_osc_options(p)
 
