@@ -177,7 +177,10 @@ def _broken_link(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "a symbolic link loop"
     if exc.errno == errno.ENOENT:
-        return f"a dangling symbolic link (to {os.readlink(path)!r}, which does not exist)"
+        try:
+            return f"a dangling symbolic link (to {os.readlink(path)!r}, which does not exist)"
+        except OSError:
+            return "a dangling symbolic link"
     return f"cannot follow: {exc.strerror}"
 
 

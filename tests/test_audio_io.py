@@ -165,3 +165,29 @@ def test_a_folder_that_cannot_be_listed_is_reported(tmp_path: Path, monkeypatch:
     scan = find_audio_files(tmp_path)
     assert [p.name for p in scan.files] == ["good.wav"]
     assert [(s.path.name, s.reason) for s in scan.skipped] == [("locked", "cannot list this folder: Permission denied")]
+
+
+@pytest.mark.slow
+def test_train_prints_and_records_what_the_folder_search_left_out(
+    trained_bundle: Path, loop_sets: dict[str, Path], cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Trains on the fixture's loops again (trained_bundle filled the embedding cache), plus two odd paths."""
+    pytest.importorskip("torch")
+    from rtloop.bundle import load_bundle
+    from rtloop.cli import main
+
+    loops = tmp_path / "loops"
+    loops.mkdir()
+    for path in find_audio_files(loop_sets["train"] / "bass").files:
+        (loops / path.name).write_bytes(path.read_bytes())  # same bytes: the cached embeddings are reused
+    (loops / "gone.wav").symlink_to(tmp_path / "nowhere.wav")
+    (loops / "album.wav").mkdir()
+    out = tmp_path / "pca.rtloop"
+    argv = ["train", str(loops), "-o", str(out), "--random-encoder", "--detector", "pca", "--cache-dir", str(cache_dir)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"skipped {loops / 'gone.wav'}: a dangling symbolic link" in printed
+    assert f"skipped {loops / 'album.wav'}: a folder named like an audio file" in printed
+    assert "12 files: 12 used (12 from cache), 0 skipped; 2 other paths left out" in printed
+    skipped = {Path(s["file"]).name: s["reason"] for s in load_bundle(out).manifest["training"]["skipped"]}
+    assert set(skipped) == {"gone.wav", "album.wav"} and skipped["gone.wav"].startswith("a dangling symbolic link")
