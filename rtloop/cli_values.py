@@ -61,7 +61,6 @@ def int_range(low: int, high: int, unit: str = "") -> Callable[[str], int]:
         _in_range(value, low, high, unit)
         return value
 
-    parse.__name__ = f"int {low}..{high}"
     return parse
 
 
@@ -73,7 +72,6 @@ def float_range(low: float, high: float, unit: str = "", *, low_open: bool = Fal
         _in_range(value, low, high, unit, low_open=low_open)
         return value
 
-    parse.__name__ = f"number {low:g}..{high:g}"
     return parse
 
 
