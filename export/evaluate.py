@@ -44,7 +44,10 @@ class Evaluation:
 def load_set(folder: Path, sample_rate: int) -> list[np.ndarray]:
     """Usable loops of a folder; unusable ones are reported and left out."""
     waves = []
-    for path, wave in iter_loops(find_audio_files(folder), sample_rate):
+    scan = find_audio_files(folder)
+    for skipped in scan.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}")
+    for path, wave in iter_loops(scan.files, sample_rate):
         if isinstance(wave, AudioError):
             print(f"skipped {path}: {wave}")
         else:

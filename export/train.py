@@ -83,14 +83,20 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         ParityError: ONNX Runtime disagrees with PyTorch on the exported graphs.
     """
     started = time.monotonic()
-    paths = find_audio_files(cfg.loops)
+    scan = find_audio_files(cfg.loops)
+    for left_out in scan.skipped:
+        print(f"skipped {left_out.path}: {left_out.reason}")
+    paths = list(scan.files)
     checkpoint = _resolve_checkpoint(cfg)
     encoder_cfg = htsat_config(cfg.amodel, cfg.fusion)
     frontend = frontend_for(cfg.fusion)
     model = build_encoder(encoder_cfg, checkpoint, cfg.seed, cfg.trust_checkpoint)
     encoder_fp = fingerprint(model)
     loops = Embedder(model, frontend, encoder_fp, cfg.cache_dir).embed_files(paths)
-    print(f"{len(paths)} files: {len(loops.paths)} used ({loops.cached} from cache), {len(loops.skipped)} skipped")
+    print(
+        f"{len(paths)} files: {len(loops.paths)} used ({loops.cached} from cache), {len(loops.skipped)} skipped"
+        + (f"; {len(scan.skipped)} other paths left out" if scan.skipped else "")
+    )
     if len(loops.paths) < MIN_LOOPS:
         raise AudioError(f"{cfg.loops}: {len(loops.paths)} usable loops; at least {MIN_LOOPS} are needed")
 
@@ -128,7 +134,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     "n_files": len(paths),
                     "n_fit": len(fit_idx),
                     "n_val": len(val_idx),
-                    "skipped": [{"file": str(p), "reason": r} for p, r in loops.skipped],
+                    "skipped": [{"file": str(s.path), "reason": s.reason} for s in scan.skipped]
+                    + [{"file": str(p), "reason": r} for p, r in loops.skipped],
                     "seconds": _summary(loops.durations),
                     "val_scores": _summary(list(val_scores)),
                     "train_seconds": round(time.monotonic() - started, 1),
@@ -144,7 +151,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 },
             },
         )
-        Scorer(load_bundle(staging)).self_test()
+        Scorer(load_bundle(staging))  # checks the graphs' contract and runs the self-test
         if cfg.output.exists():
             shutil.rmtree(cfg.output)
         staging.rename(cfg.output)
@@ -162,8 +169,9 @@ def _parity(
     )
     t_latent, t_embedding = torch_embed(model, waves, frontend)
     t_scores = detector.decision_function(t_latent if features == "latent" else t_embedding)
-    probe = Bundle(staging, {}, frontend, fit_calibration(t_scores), features)
-    scorer = Scorer(probe, providers=["CPUExecutionProvider"])
+    hashes = {name: sha256_file(staging / name) for name in (ENCODER_FILE, DETECTOR_FILE)}
+    probe = Bundle(staging, {"files": hashes}, frontend, fit_calibration(t_scores), features)
+    scorer = Scorer(probe, providers=["CPUExecutionProvider"], self_test=False)
     o_latent, o_embedding = scorer.embed(waves)
     o_scores = scorer.score_features(o_latent if features == "latent" else o_embedding)
     report = check_parity(t_latent, t_embedding, t_scores, o_latent, o_embedding, o_scores)

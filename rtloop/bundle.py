@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,13 +17,13 @@ from rtloop import __version__
 from rtloop.calibration import Calibration
 from rtloop.errors import BundleError
 from rtloop.frontend import FrontEndConfig
-from rtloop.train_config import FEATURES
+from rtloop.manifest_schema import DETECTOR_FILE, ENCODER_FILE, FORMAT, FORMAT_VERSION, check_manifest
+from rtloop.onnx_wire import external_tensors
 
-FORMAT = "rtloop-bundle"
-FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-ENCODER_FILE = "encoder.onnx"
-DETECTOR_FILE = "detector.onnx"
+MAX_MANIFEST_BYTES = 1 << 20  # ours are ~4 kB (a Deep SVDD center included)
+MAX_MANIFEST_NESTING = 32  # ours nest 4 deep
+MAX_GRAPH_BYTES = 2 << 30  # protobuf's own limit for one message
 
 
 def sha256_file(path: Path) -> str:
@@ -43,9 +46,80 @@ def selftest_waves(sample_rate: int) -> list[np.ndarray]:
     return waves
 
 
+def read_bundle_file(folder: Path, name: str, max_bytes: int) -> bytes:
+    """The bytes of one file of a bundle, read through a single open file (what is checked is what is used).
+
+    Raises:
+        BundleError: missing, a symbolic link, not a regular file (a FIFO would block), larger than
+            ``max_bytes``, or unreadable.
+    """
+    path = folder / name
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise BundleError(f"{folder}: {name} is missing") from None
+        if exc.errno == errno.ELOOP:
+            raise BundleError(f"{folder}: {name} is a symbolic link; a bundle holds its files themselves") from None
+        raise BundleError(f"{folder}: cannot open {name}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise BundleError(f"{folder}: {name} is not a regular file")
+        if info.st_size > max_bytes:
+            raise BundleError(f"{folder}: {name} holds {info.st_size} bytes, more than the {max_bytes} allowed")
+        try:
+            data = fh.read(info.st_size + 1)
+        except OSError as exc:
+            raise BundleError(f"{folder}: cannot read {name}: {exc.strerror}") from None
+    if len(data) != info.st_size:
+        raise BundleError(f"{folder}: {name} changed size while being read")
+    return data
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise BundleError(f"{MANIFEST} repeats the key {next(k for k in keys if keys.count(k) > 1)!r}")
+    return dict(pairs)
+
+
+def _nesting(value: Any) -> int:
+    """How deeply JSON containers nest (iterative: a hostile file cannot exhaust the stack here)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def parse_manifest(data: bytes) -> dict[str, Any]:
+    """Parse and check manifest bytes against the schema (rtloop/manifest_schema.py).
+
+    Raises:
+        BundleError: not UTF-8 JSON, a repeated key, nested deeper than 32, or a value the schema refuses.
+    """
+    try:
+        manifest = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{MANIFEST} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BundleError(f"{MANIFEST} nests deeper than {MAX_MANIFEST_NESTING} levels") from None
+    if _nesting(manifest) > MAX_MANIFEST_NESTING:
+        raise BundleError(f"{MANIFEST} nests deeper than {MAX_MANIFEST_NESTING} levels")
+    try:
+        check_manifest(manifest, __version__)
+    except BundleError as exc:
+        raise BundleError(f"{MANIFEST}: {exc}") from None
+    return manifest  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class Bundle:
-    """A loaded, hash-verified bundle."""
+    """A loaded, schema-checked and hash-verified bundle."""
 
     path: Path
     manifest: dict[str, Any]
@@ -65,55 +139,70 @@ class Bundle:
     def pretrained(self) -> bool:
         return bool(self.manifest["encoder"]["pretrained"])
 
+    def read_file(self, name: str) -> bytes:
+        """The bytes of a file of this bundle, checked against the manifest's sha256 as they are read.
 
-def _require(manifest: dict[str, Any], *keys: str) -> None:
-    missing = [k for k in keys if k not in manifest]
-    if missing:
-        raise BundleError(f"manifest lacks {', '.join(missing)}")
+        Raises:
+            BundleError: no hash in the manifest, a missing, symbolic-link or non-regular file, or a
+                sha256 that differs (tampered or truncated).
+        """
+        expected = self.manifest.get("files", {}).get(name)
+        if expected is None:
+            raise BundleError(f"{self.path}: the manifest lists no sha256 for {name}")
+        data = read_bundle_file(self.path, name, MAX_GRAPH_BYTES)
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise BundleError(f"{self.path}: {name} does not match its sha256 in the manifest (tampered or truncated)")
+        return data
+
+    def read_graph(self, name: str) -> bytes:
+        """The bytes of an ONNX graph, hash-checked, with every weight inside them.
+
+        Give these bytes to onnxruntime, never the path: the bytes hashed are then the bytes loaded.
+
+        Raises:
+            BundleError: as :meth:`read_file`, or not a well-formed ONNX model, or weights kept in
+                external data files (onnxruntime would read those from outside the bundle, unhashed).
+        """
+        data = self.read_file(name)
+        try:
+            external = external_tensors(data)
+        except BundleError as exc:
+            raise BundleError(f"{self.path}: {name} {exc}") from None
+        if external:
+            raise BundleError(
+                f"{self.path}: {name} keeps weights outside the graph ({external[0]}), where the hashes do not "
+                "reach: re-export it with every weight inside"
+            )
+        return data
 
 
 def load_bundle(path: Path) -> Bundle:
-    """Read a bundle and check it against its manifest.
+    """Read a bundle, check its manifest against the schema and every file against its sha256.
 
     Raises:
-        BundleError: missing directory or file, unreadable manifest, a newer format than this rtloop
-            reads, or a file whose sha256 differs from the manifest's (tampered or truncated).
+        BundleError: one problem, named: a missing or non-regular file or a symbolic link, a manifest
+            that is not JSON or has a malformed value (the key is named), a newer format than this
+            rtloop reads, a file whose sha256 differs from the manifest's, or a graph with external data.
     """
     path = Path(path)
     manifest_path = path / MANIFEST
-    if not manifest_path.is_file():
+    if not manifest_path.exists() and not manifest_path.is_symlink():
         raise BundleError(f"{path} is not an rtloop bundle: no {MANIFEST}")
+    data = read_bundle_file(path, MANIFEST, MAX_MANIFEST_BYTES)
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{manifest_path} is not valid JSON: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleError(f"{manifest_path} is not an rtloop manifest")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise BundleError(
-            f"{path} has bundle format {version} (made by rtloop {manifest.get('rtloop_version', '?')}); "
-            f"this rtloop {__version__} reads format {FORMAT_VERSION}: upgrade rtloop"
-        )
-    _require(manifest, "files", "frontend", "encoder", "detector", "calibration", "features")
-    files = manifest["files"]
-    for name in (ENCODER_FILE, DETECTOR_FILE):
-        if name not in files:
-            raise BundleError(f"manifest lists no {name}")
-    for name, expected in files.items():
-        file = path / name
-        if Path(name).name != name or not file.is_file():
-            raise BundleError(f"{path}: {name} is missing")
-        if sha256_file(file) != expected:
-            raise BundleError(f"{path}: {name} does not match its sha256 in the manifest (tampered or truncated)")
-    try:
-        frontend = FrontEndConfig.from_dict(manifest["frontend"])
-        calibration = Calibration.from_dict(manifest["calibration"])
-    except (TypeError, ValueError) as exc:
-        raise BundleError(f"{manifest_path}: bad front-end or calibration: {exc}") from exc
-    if manifest["features"] not in FEATURES:
-        raise BundleError(f"{manifest_path}: unknown features {manifest['features']!r}")
-    return Bundle(path, manifest, frontend, calibration, manifest["features"])
+        manifest = parse_manifest(data)
+    except BundleError as exc:
+        raise BundleError(f"{path}: {exc}") from None
+    bundle = Bundle(
+        path,
+        manifest,
+        FrontEndConfig.from_dict(manifest["frontend"]),
+        Calibration.from_dict(manifest["calibration"]),
+        manifest["features"],
+    )
+    for name in manifest["files"]:
+        (bundle.read_graph if name.endswith(".onnx") else bundle.read_file)(name)
+    return bundle
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rtloop import __version__
+from rtloop import cli_values as values
 from rtloop.audio_io import load_audio
 from rtloop.bundle import load_bundle
 from rtloop.errors import AudioError, RtloopError
@@ -49,17 +50,19 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--random-encoder", action="store_true", help="no checkpoint: random encoder from --seed")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of --clap-ckpt")
-    p.add_argument("--bars-hint", type=int, help="bars per loop in this folder; the live daemon's default --bars")
+    p.add_argument(
+        "--bars-hint", type=values.bars, help="bars per loop in this folder; the live daemon's default --bars"
+    )
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument(
         "--val-fraction",
-        type=float,
+        type=values.val_fraction,
         default=TrainConfig.val_fraction,
         help="held-out share for early stopping and calibration",
     )
     p.add_argument(
         "--quantile",
-        type=float,
+        type=values.quantile,
         default=TrainConfig.quantile,
         help="threshold = this quantile of held-out normal scores",
     )
@@ -98,20 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("takes", help="list a takes folder's loops by score; --plot the session")
     p.add_argument("folder", type=Path)
-    p.add_argument("--top", type=int, default=20, help="how many loops to list (default 20)")
+    p.add_argument("--top", type=values.top, default=20, help="how many loops to list (default 20)")
     p.add_argument("--plot", type=Path, help="write a PNG of variation over the session")
     return parser
-
-
-def _seconds(text: str) -> float:
-    """``"4s"``, ``"4"`` or ``"0.5s"`` -> seconds."""
-    try:
-        value = float(text.removesuffix("s"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 4s") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("a duration must be positive")
-    return value
 
 
 def instrument_name(text: str) -> str:
@@ -145,10 +137,15 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--input", help="audio input: index or name substring (default: the system's default)")
     source.add_argument("--file", type=Path, help="replay a recording through the live path instead")
-    p.add_argument("--channel", type=int, default=RunConfig.channel, help="1-based input channel of the interface")
-    p.add_argument("--samplerate", type=int, help="stream rate (default: the device's)")
     p.add_argument(
-        "--blocksize", type=int, default=RunConfig.blocksize, help="frames per audio callback (0: PortAudio's choice)"
+        "--channel", type=values.channel, default=RunConfig.channel, help="1-based input channel of the interface"
+    )
+    p.add_argument("--samplerate", type=values.samplerate, help="stream rate (default: the device's)")
+    p.add_argument(
+        "--blocksize",
+        type=values.blocksize,
+        default=RunConfig.blocksize,
+        help="frames per audio callback (0: PortAudio's choice)",
     )
     p.add_argument("--midi", help="MIDI clock input: port index or name substring")
     p.add_argument("--midi-api", default=RunConfig.midi_api, choices=list(APIS))
@@ -163,31 +160,38 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--link-sync", action="store_true", help="with --clock link: follow the session's start/stop")
     p.add_argument(
-        "--bpm", type=float, help="internal clock at this tempo (no MIDI clock); with --clock link, the proposed tempo"
+        "--bpm",
+        type=values.bpm,
+        help="internal clock at this tempo (no MIDI clock); with --clock link, the proposed tempo",
     )
-    p.add_argument("--window", type=_seconds, help="no clock at all: score the last WINDOW seconds (e.g. 4s) ...")
+    p.add_argument("--window", type=values.seconds, help="no clock at all: score the last WINDOW seconds (e.g. 4s) ...")
     p.add_argument(
-        "--bars", type=int, help=f"bars per scored loop (default: the bundle's bars hint, else {DEFAULT_BARS})"
+        "--bars", type=values.bars, help=f"bars per scored loop (default: the bundle's bars hint, else {DEFAULT_BARS})"
     )
     p.add_argument(
         "--hop",
+        type=values.hop,
         default=str(RunConfig.hop),
         help=f"score every HOP bars (default {RunConfig.hop}); with --window, every HOP seconds "
         f"({RunConfig.window_hop_s:g}s)",
     )
-    p.add_argument("--beats-per-bar", type=int, default=RunConfig.beats_per_bar)
-    p.add_argument("--latency-ms", type=float, default=RunConfig.latency_ms, help="input latency to compensate")
-    p.add_argument("--speed", type=float, default=RunConfig.speed, help="with --file: replay this many times faster")
+    p.add_argument("--beats-per-bar", type=values.beats_per_bar, default=RunConfig.beats_per_bar)
+    p.add_argument(
+        "--latency-ms", type=values.latency_ms, default=RunConfig.latency_ms, help="input latency to compensate"
+    )
+    p.add_argument(
+        "--speed", type=values.speed, default=RunConfig.speed, help="with --file: replay this many times faster"
+    )
     p.add_argument("--provider", action="append", help="onnxruntime execution provider (default: CUDA if present, CPU)")
     p.add_argument(
         "--threads",
-        type=int,
+        type=values.threads,
         default=RunConfig.threads,
         help=f"CPU threads for scoring (default {RunConfig.threads}: leaves cores to audio)",
     )
     p.add_argument(
         "--scorer-timeout",
-        type=float,
+        type=values.scorer_timeout,
         default=RunConfig.scorer_timeout,
         help="seconds without an answer before the scoring process is restarted",
     )
@@ -195,7 +199,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--takes-all", action="store_true", help="keep every loop, not only flagged ones")
     p.add_argument(
         "--takes-max-mb",
-        type=float,
+        type=values.takes_max_mb,
         default=TakesConfig.max_bytes / 1024**2,
         help="size cap of the takes folder (oldest unflagged go first)",
     )
@@ -207,15 +211,19 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--midi-out", metavar="PORT", help="also send the values as MIDI CC to this output port")
     p.add_argument("--midi-out-virtual", action="store_true", help="create a MIDI output port for the CC values")
-    p.add_argument("--midi-out-channel", type=int, default=RunConfig.midi_out_channel, help="MIDI channel 1..16")
+    p.add_argument(
+        "--midi-out-channel", type=values.midi_channel, default=RunConfig.midi_out_channel, help="MIDI channel 1..16"
+    )
     _add_osc_options(p)
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the whole live path on a built-in virtual bass player (no hardware)")
-    p.add_argument("--seconds", type=float, default=60.0, help="length of the demo (default 60)")
+    p.add_argument("--seconds", type=values.demo_seconds, default=60.0, help="length of the demo (default 60)")
     p.add_argument("--forever", action="store_true", help="keep playing until Ctrl-C")
-    p.add_argument("--speed", type=float, default=RunConfig.speed, help="play this many times faster than real time")
+    p.add_argument(
+        "--speed", type=values.speed, default=RunConfig.speed, help="play this many times faster than real time"
+    )
     p.add_argument("--cache-dir", type=Path, help="where the demo bundle is kept (default ~/.cache/rtloop)")
     _add_osc_options(p)
 
@@ -363,7 +371,7 @@ def _run(args: argparse.Namespace) -> int:
 
     osc, control = _osc_settings(args)
     try:
-        hop_seconds = _seconds(args.hop) if args.window else RunConfig.window_hop_s
+        hop_seconds = values.hop_seconds(args.hop) if args.window else RunConfig.window_hop_s
         hop_bars = RunConfig.hop if args.window else int(args.hop)
     except (ValueError, argparse.ArgumentTypeError) as exc:
         raise RtloopError(f"--hop {args.hop!r}: {exc}") from None

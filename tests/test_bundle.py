@@ -70,5 +70,5 @@ def test_file_names_cannot_escape_the_bundle(bundle_copy: Path) -> None:
     manifest = json.loads((bundle_copy / "manifest.json").read_text())
     manifest["files"]["../escape.onnx"] = "0" * 64
     (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(BundleError, match="escape.onnx is missing"):
+    with pytest.raises(BundleError, match="files names '../escape.onnx', not a plain file name"):
         load_bundle(bundle_copy)

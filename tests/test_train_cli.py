@@ -58,8 +58,8 @@ def test_verify_reports_providers_and_random_encoder(trained_bundle: Path, capsy
 def test_planted_deviations_score_above_normal_loops(
     trained_bundle: Path, loop_sets: dict[str, Path], capsys: pytest.CaptureFixture
 ) -> None:
-    normal = find_audio_files(loop_sets["normal"])
-    anomalous = find_audio_files(loop_sets["anomalous"])
+    normal = list(find_audio_files(loop_sets["normal"]).files)
+    anomalous = list(find_audio_files(loop_sets["anomalous"]).files)
     assert main(["score", str(trained_bundle), *map(str, normal + anomalous), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     scores = {Path(r["file"]).name: r for r in rows}
@@ -76,7 +76,7 @@ def test_score_reports_a_bad_file_and_goes_on(
     bad_files: tuple[Path, dict[str, str]],
     capsys: pytest.CaptureFixture,
 ) -> None:
-    good = find_audio_files(loop_sets["normal"])[0]
+    good = find_audio_files(loop_sets["normal"]).files[0]
     assert main(["score", str(trained_bundle), str(bad_files[0] / "nan.wav"), str(good)]) == 1
     out = capsys.readouterr()
     assert "nan.wav: audio contains NaN" in out.err and good.name in out.out
@@ -86,7 +86,7 @@ def test_onnx_encoder_matches_pytorch_at_batch_1_3_and_8(trained_bundle: Path, l
     bundle = load_bundle(trained_bundle)
     model = build_encoder(htsat_config("HTSAT-tiny", fusion=True), None, seed=0)
     assert fingerprint(model) == bundle.manifest["encoder"]["fingerprint"]
-    waves = [load_audio(p, 48000) for p in find_audio_files(loop_sets["train"] / "bass")[:7]]
+    waves = [load_audio(p, 48000) for p in find_audio_files(loop_sets["train"] / "bass").files[:7]]
     waves.append(np.tile(waves[0], 12))  # one loop over 10 s takes the fused path
     mel, longer = batch_inputs(waves, bundle.frontend)
     assert longer.tolist() == [False] * 7 + [True]
@@ -154,7 +154,7 @@ def test_user_mistakes_give_one_clear_line(
     assert "--random-encoder" in capsys.readouterr().err
     few = tmp_path / "few"
     few.mkdir()
-    for p in find_audio_files(loop_sets["normal"])[:3]:
+    for p in find_audio_files(loop_sets["normal"]).files[:3]:
         (few / p.name).write_bytes(p.read_bytes())
     assert (
         main(["train", str(few), "-o", str(tmp_path / "y.rtloop"), "--random-encoder", "--cache-dir", str(cache_dir)])
