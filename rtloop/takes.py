@@ -28,6 +28,7 @@ import stat
 import threading
 import time
 from dataclasses import asdict, dataclass
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,15 @@ CSV = "session.csv"
 PART_SUFFIX = ".part"  # a take being written is ".<name>.part" until it is renamed to <name>
 RETRY_SECONDS = 2.0  # an idle writer with unwritten log lines tries the disk again this often
 _STOP = ("stop",)
+
+
+class Failure(str, Enum):
+    """What the writer failed at; each kind is cleared by its own next success."""
+
+    TAKE = "take"  # a WAV could not be written
+    LOG = "log"  # a session log line could not be written (or the disk was full at start)
+    CAP = "cap"  # old takes could not be deleted to keep the size cap
+    UNEXPECTED = "unexpected"  # anything else (a bug): cleared by the next item handled without one
 
 
 @dataclass(frozen=True)
@@ -176,9 +186,10 @@ class _AppendLog:
                 elif _last_byte(self.path, info.st_size) != b"\n":
                     self._lead = b"\n"
                 self._midline = bool(self._lead)
-            while self._lead:
-                self._lead = self._lead[os.write(fd, self._lead) :]
-            self._midline = False
+            if self._lead:
+                while self._lead:
+                    self._lead = self._lead[os.write(fd, self._lead) :]
+                self._midline = False
             while self.pending:
                 line = self.pending[0]
                 written = os.write(fd, line)
@@ -221,11 +232,13 @@ class TakeKeeper:
         self.cfg = cfg
         self.sample_rate = sample_rate
         self._lock = threading.Lock()
-        self._problem = _prepare_folder(cfg.folder)
-        if self._problem:
-            log.error("takes: %s; scoring goes on, the log is kept in memory until space returns", self._problem)
+        # What is failing, by kind: each kind is cleared only by its own success (a log line that
+        # fits while takes do not is no sign that takes work again), so a nearly full disk is said once.
+        self._failing: dict[Failure, str] = {}
+        self._problem: str | None = None
+        if (full := _prepare_folder(cfg.folder)) is not None:
+            self._fail(Failure.LOG, full)
         self._handled = self._dropped = self._lost_takes = self._lost_records = self._abandoned = 0
-        self._failed = False  # set when the item being handled met a failure
         self._busy: tuple[float, str] | None = None  # since when, and what, the writer is doing
         self._last: tuple[np.ndarray, LoopRecord] | None = None
         self._kept_before: set[str] | None = None  # flagged or marked takes in the log at start, read on first need
@@ -343,23 +356,31 @@ class TakeKeeper:
     def _guarded(self, what: str, step, *args) -> None:  # type: ignore[no-untyped-def]
         """Run one unit of work; whatever it raises is reported, never kills the thread."""
         self._busy = (time.monotonic(), what)
-        self._failed = False
         try:
             step(*args)
         except Exception as exc:  # a bug or an error nobody foresaw: report it, keep writing later items
             log.exception("takes: unexpected error %s", what)
-            self._fail(f"unexpected error {what}: {exc!r}")
+            self._fail(Failure.UNEXPECTED, f"unexpected error {what}: {exc!r}")
+        else:
+            self._recovered(Failure.UNEXPECTED)
         finally:
             self._busy = None
-        if not self._failed and not any(lg.pending for lg in self._logs) and self._problem is not None:
+
+    def _fail(self, kind: Failure, reason: str) -> None:
+        if not self._failing:
+            log.error("takes: %s; scoring goes on, log lines are kept in memory until writing works", reason)
+        self._failing.pop(kind, None)
+        self._failing[kind] = reason  # the latest failure is the one :attr:`problem` names
+        self._problem = reason
+
+    def _recovered(self, kind: Failure) -> None:
+        if self._failing.pop(kind, None) is None:
+            return
+        if self._failing:
+            self._problem = next(reversed(self._failing.values()))
+        else:
             log.warning("takes: writing to %s works again (was: %s)", self.cfg.folder, self._problem)
             self._problem = None
-
-    def _fail(self, reason: str) -> None:
-        self._failed = True
-        if self._problem is None:
-            log.error("takes: %s; scoring goes on, log lines are kept in memory until writing works", reason)
-        self._problem = reason
 
     def _loop(
         self, audio: np.ndarray, when: float, bar: int, bpm: float, score: float, variation: float, flagged: bool
@@ -389,12 +410,15 @@ class TakeKeeper:
         except Exception as exc:  # OSError from the disk; libsndfile's own errors are RuntimeErrors
             with self._lock:
                 self._lost_takes += 1
-            self._fail(f"cannot write take of bar {bar} in {self.cfg.folder}: {_reason(exc)}")
+            self._fail(Failure.TAKE, f"cannot write take of bar {bar} in {self.cfg.folder}: {_reason(exc)}")
             return ""
+        self._recovered(Failure.TAKE)
         try:
             self._enforce_cap()
         except OSError as exc:
-            self._fail(f"cannot trim {self.cfg.folder} to its size cap: {_reason(exc)}")
+            self._fail(Failure.CAP, f"cannot trim {self.cfg.folder} to its size cap: {_reason(exc)}")
+        else:
+            self._recovered(Failure.CAP)
         return name
 
     def _append(self, record: LoopRecord) -> None:
@@ -414,7 +438,9 @@ class TakeKeeper:
             try:
                 lg.flush()
             except OSError as exc:
-                self._fail(f"cannot write {lg.path.name} in {self.cfg.folder}: {_reason(exc)}")
+                self._fail(Failure.LOG, f"cannot write {lg.path.name} in {self.cfg.folder}: {_reason(exc)}")
+        if not any(lg.pending for lg in self._logs):
+            self._recovered(Failure.LOG)
 
     def _enforce_cap(self) -> None:
         """Delete takes, oldest unflagged and unmarked first, until the folder fits its cap."""
