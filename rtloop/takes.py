@@ -27,6 +27,7 @@ import queue
 import stat
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
@@ -264,8 +265,10 @@ class TakeKeeper:
     def problem(self) -> str | None:
         """What keeps the takes from being written right now, or None while writing works.
 
-        Set at the first failure (logged once), cleared when a loop is written completely again.
-        A writer stuck on one item (a hung file system) for ``stuck_after_s`` is a problem too.
+        Set at the first failure (logged once, at ERROR); names the latest failure while several kinds
+        fail; cleared when each kind has worked again (a take written, the log backlog flushed), which
+        is logged once at WARNING. A writer stuck on one item (a hung file system) for ``stuck_after_s``
+        is a problem too. Cheap: the daemon may poll it every loop.
         """
         busy = self._busy
         if busy is not None and time.monotonic() - busy[0] > self.cfg.stuck_after_s:
@@ -353,7 +356,7 @@ class TakeKeeper:
         if not self._abandon.is_set():
             self._guarded("writing the session log at close", self._flush_logs)
 
-    def _guarded(self, what: str, step, *args) -> None:  # type: ignore[no-untyped-def]
+    def _guarded(self, what: str, step: Callable[..., None], *args: object) -> None:
         """Run one unit of work; whatever it raises is reported, never kills the thread."""
         self._busy = (time.monotonic(), what)
         try:
@@ -368,7 +371,7 @@ class TakeKeeper:
 
     def _fail(self, kind: Failure, reason: str) -> None:
         if not self._failing:
-            log.error("takes: %s; scoring goes on, log lines are kept in memory until writing works", reason)
+            log.error("takes: %s; scoring goes on, log lines wait in memory until the disk takes them", reason)
         self._failing.pop(kind, None)
         self._failing[kind] = reason  # the latest failure is the one :attr:`problem` names
         self._problem = reason
@@ -558,7 +561,9 @@ def _parse_record(line: bytes) -> LoopRecord | None:
         row["event"] in ("loop", "mark")
         and isinstance(row["wall_time"], str)
         and isinstance(row["bar"], int)
-        and all(isinstance(row[k], number) and not isinstance(row[k], bool) for k in ("bar", "bpm", "score", "variation"))
+        and all(
+            isinstance(row[k], number) and not isinstance(row[k], bool) for k in ("bar", "bpm", "score", "variation")
+        )
         and isinstance(row["flagged"], bool)
         and isinstance(row["marked"], bool)
         and isinstance(row["file"], str)
@@ -569,7 +574,7 @@ def _parse_record(line: bytes) -> LoopRecord | None:
 
 
 def _is_take_name(file: str) -> bool:
-    """"" or a plain WAV name inside the folder: a log never sends a reader elsewhere."""
+    """Empty, or a plain WAV name inside the folder: a log never sends a reader elsewhere."""
     return file == "" or (file.endswith(".wav") and not file.startswith(".") and "/" not in file and "\\" not in file)
 
 
@@ -633,7 +638,9 @@ def summarise_session(folder: Path, top: int = 10) -> str:
     for r in sorted(loops, key=lambda r: r.score, reverse=True)[:top]:
         tags = ("  FLAG" if r.flagged else "") + ("  MARKED" if r.bar in marked else "")
         file = f"{r.file} (missing)" if r.file in missing else r.file
-        lines.append(f"  bar {r.bar:>5}  {r.wall_time}  score {r.score:10.4g}  variation {r.variation:.2f}{tags}  {file}")
+        lines.append(
+            f"  bar {r.bar:>5}  {r.wall_time}  score {r.score:10.4g}  variation {r.variation:.2f}{tags}  {file}"
+        )
     return "\n".join(lines)
 
 

@@ -170,7 +170,8 @@ def test_corrupt_session_log_is_skipped_counted_and_said_once(tmp_path: Path, ca
         "[" * 100_000,  # deeper than the JSON parser goes
     ]
     (tmp_path / "session.jsonl").write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe\n" + b'{"event": "lo')
-    keeper = TakeKeeper(TakesConfig(tmp_path, keep_all=True, max_bytes=80_000), RATE)  # room for the precious take and one more
+    cap = 80_000  # room for the precious take and one more
+    keeper = TakeKeeper(TakesConfig(tmp_path, keep_all=True, max_bytes=cap), RATE)
     for bar in range(3, 6):
         keeper.add(AUDIO, bar, 120.0, 1.0, 0.1, False)
     assert keeper.close().describe() is None
