@@ -42,7 +42,6 @@ LOG_FIELDS = ("event", "wall_time", "bar", "bpm", "score", "variation", "flagged
 JSONL = "session.jsonl"
 CSV = "session.csv"
 PART_SUFFIX = ".part"  # a take being written is ".<name>.part" until it is renamed to <name>
-RETRY_SECONDS = 2.0  # an idle writer with unwritten log lines tries the disk again this often
 _STOP = ("stop",)
 
 
@@ -68,6 +67,7 @@ class TakesConfig:
         backlog_lines: log lines per log file kept in memory while the disk refuses them; more are lost and counted.
         close_timeout_s: :meth:`TakeKeeper.close` waits this long for the writer, then gives up on what is left.
         stuck_after_s: a writer busy with one item this long is reported as stuck.
+        retry_s: an idle writer with log lines waiting tries the disk again this often.
     """
 
     folder: Path
@@ -78,6 +78,7 @@ class TakesConfig:
     backlog_lines: int = 10_000
     close_timeout_s: float = 10.0
     stuck_after_s: float = 10.0
+    retry_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -340,7 +341,7 @@ class TakeKeeper:
     def _run(self) -> None:
         while not self._abandon.is_set():
             try:
-                item = self._queue.get(block=not self._closing.is_set(), timeout=RETRY_SECONDS)
+                item = self._queue.get(block=not self._closing.is_set(), timeout=self.cfg.retry_s)
             except queue.Empty:
                 if self._closing.is_set():
                     break

@@ -90,7 +90,7 @@ def test_libsndfile_error_loses_that_take_only(tmp_path: Path, caplog: pytest.Lo
 def test_log_lines_wait_while_the_log_cannot_be_written_and_follow_in_order(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    keeper = TakeKeeper(TakesConfig(tmp_path), RATE)
+    keeper = TakeKeeper(TakesConfig(tmp_path, retry_s=0.1), RATE)
     keeper.add(AUDIO, 1, 120.0, 1.0, 0.1, False)
     wait_for(lambda: keeper.health().handled == 1, "bar 1")
     (tmp_path / "session.jsonl").rename(tmp_path / "kept.jsonl")
@@ -307,7 +307,7 @@ def _scenario_full_disk(point: Path) -> dict:
     said = _Said()
     _mount(point, "256k")
     folder = point / "takes"
-    keeper = TakeKeeper(TakesConfig(folder), RATE)
+    keeper = TakeKeeper(TakesConfig(folder, retry_s=0.1), RATE)
     keeper.add(AUDIO, 1, 120.0, 9.0, 0.99, True)
     wait_for(lambda: keeper.health().handled == 1, "bar 1")
     filler = _fill(point)
