@@ -291,7 +291,8 @@ class TakeKeeper:
 
     def add(self, audio: np.ndarray, bar: int, bpm: float, score: float, variation: float, flagged: bool) -> None:
         """Hand over a scored loop (worker thread; never blocks: a full queue drops and counts)."""
-        self._offer(("loop", audio, time.time(), bar, bpm, score, variation, flagged))
+        # Plain Python numbers: numpy scalars (np.float32) would make the JSON log line fail later.
+        self._offer(("loop", audio, time.time(), int(bar), float(bpm), float(score), float(variation), bool(flagged)))
 
     def mark(self) -> None:
         """Mark the last scored loop as interesting: it is kept, and the mark is logged."""
@@ -495,7 +496,7 @@ def _prepare_folder(folder: Path) -> str | None:
         raise
     except OSError as exc:
         raise TakesError(f"cannot use takes folder {folder}: {_reason(exc)}") from None
-    probe = folder / f".rtloop-probe-{os.getpid()}{PART_SUFFIX}"
+    probe = folder / f".rtloop-probe-{os.getpid()}"
     try:
         _write_atomically(probe, b"rtloop")
     except OSError as exc:

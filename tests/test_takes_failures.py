@@ -87,6 +87,14 @@ def test_libsndfile_error_loses_that_take_only(tmp_path: Path, caplog: pytest.Lo
     assert len(errors) == 2  # the failure, once; the summary at close
 
 
+def test_numpy_numbers_are_logged(tmp_path: Path) -> None:
+    keeper = TakeKeeper(TakesConfig(tmp_path), RATE)
+    keeper.add(AUDIO, np.int64(7), np.float32(120.0), np.float32(9.5), np.float32(0.75), np.bool_(True))
+    assert keeper.close().describe() is None
+    record = load_session(tmp_path).records[0]
+    assert (record.bar, record.score, record.variation, record.flagged) == (7, 9.5, 0.75, True) and record.file
+
+
 def test_log_lines_wait_while_the_log_cannot_be_written_and_follow_in_order(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
