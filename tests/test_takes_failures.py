@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rtloop.cli import main
 from rtloop.errors import RtloopError, TakesError
 from rtloop.takes import TakeKeeper, TakesConfig, load_session, summarise_session
 
@@ -206,6 +207,18 @@ def test_listing_marks_missing_takes_and_counts_corrupt_lines(tmp_path: Path) ->
     assert listing[2].split()[1] == "1" and "missing" not in listing[2]
     with pytest.raises(TakesError, match="not an rtloop takes folder"):
         summarise_session(tmp_path / "nowhere")
+
+
+def test_rtloop_takes_survives_a_truncated_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    keeper = TakeKeeper(TakesConfig(tmp_path), RATE)
+    keeper.add(AUDIO, 1, 120.0, 5.0, 0.9, True)
+    keeper.close()
+    with (tmp_path / "session.jsonl").open("a") as fh:
+        fh.write('{"event": "loop", "wall_time": "2026-')
+    assert main(["takes", str(tmp_path)]) == 0
+    assert "bar     1" in capsys.readouterr().out
+    assert main(["takes", str(tmp_path / "nowhere")]) == 2
+    assert "not an rtloop takes folder" in capsys.readouterr().err
 
 
 # --- real full and read-only file systems (tmpfs in a user + mount namespace) ---
