@@ -28,7 +28,7 @@ from rtloop.osc_spec import (
     DEFAULT_PREFIX,
 )
 from rtloop.paths import default_cache_dir
-from rtloop.takes import TakesConfig, plot_session, read_session
+from rtloop.takes import TakesConfig, plot_session, read_session, summarise_session
 from rtloop.train_config import AMODELS, DETECTORS, FEATURES, TrainConfig
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -417,18 +417,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _takes(args: argparse.Namespace) -> int:
-    try:
-        records = read_session(args.folder)
-    except FileNotFoundError as exc:
-        raise RtloopError(str(exc)) from None
-    loops = [r for r in records if r.event == "loop"]
-    marked = {r.bar for r in records if r.event == "mark"}
-    print(f"{args.folder}: {len(loops)} loops, {sum(r.flagged for r in loops)} over threshold, {len(marked)} marked")
-    for r in sorted(loops, key=lambda r: r.score, reverse=True)[: args.top]:
-        tags = ("  FLAG" if r.flagged else "") + ("  MARKED" if r.bar in marked else "")
-        print(f"  bar {r.bar:>5}  {r.wall_time}  score {r.score:10.4g}  variation {r.variation:.2f}{tags}  {r.file}")
+    print(summarise_session(args.folder, args.top))
     if args.plot:
-        plot_session(records, 0.5, args.plot)
+        plot_session(read_session(args.folder), 0.5, args.plot)
         print(f"wrote {args.plot}")
     return 0
 

@@ -19,3 +19,7 @@ class CheckpointError(RtloopError, ValueError):
 
 class DeviceError(RtloopError, OSError):
     """An audio or MIDI device that cannot be found or opened."""
+
+
+class TakesError(RtloopError, OSError):
+    """A takes folder that cannot be used: not a folder, not writable, or not an rtloop takes folder."""
