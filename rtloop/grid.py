@@ -124,9 +124,9 @@ _NOT_TEMPO_AFTER = re.compile(r"^\s*(k|khz|hz|bit|bits|ms|s\b|sec|st\b|x\b|%|db)
 def tempo_from_name(name: str) -> float | None:
     """The tempo a file name states: ``bass110Em.wav``, ``funk_120bpm.wav``, ``120 BPM``, ``Loop_95_Am``.
 
-    A number marked with "bpm" wins. Otherwise an unmarked 2–3 digit number in 60..200 counts when it
-    is the only such number, has no leading zero, and is not a take/version/part number nor a value
-    with a unit (kHz, bit, ms, ...). Ambiguous names give None rather than a guess.
+    A number marked with "bpm" wins. Otherwise an unmarked 2–3 digit number in 60..200 (``080`` too)
+    counts when it is the only such number and is not a take/version/part number nor a value with a
+    unit (kHz, bit, ms, ...). Ambiguous names give None rather than a guess.
 
     Args:
         name: a file name or path (only the last component, without its extension, is read).
@@ -141,9 +141,8 @@ def tempo_from_name(name: str) -> float | None:
         return marked[0] if len(set(marked)) == 1 else None
     found = set()
     for m in _NUMBER.finditer(stem):
-        text = m.group(1)
-        value = float(text)
-        if text.startswith("0") or not (MIN_BPM <= value <= MAX_BPM):
+        value = float(m.group(1))
+        if not (MIN_BPM <= value <= MAX_BPM):
             continue
         if _NOT_TEMPO_BEFORE.search(stem[: m.start()]) or _NOT_TEMPO_AFTER.match(stem[m.end() :]):
             continue
