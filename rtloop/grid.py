@@ -113,7 +113,9 @@ def _parse_acid(body: bytes) -> tuple[int | None, float | None]:
     return beats_out, tempo_out
 
 
-_BPM_MARKED = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d{1,2})?)\s*[-_ ]?bpm|bpm\s*[-_ =]?\s*(\d{2,3}(?:\.\d{1,2})?)(?![\d.])")
+_BPM_MARKED = re.compile(
+    r"(?<![\d.])(\d{2,3}(?:\.\d{1,2})?)\s*[-_ ]?bpm|bpm\s*[-_ =]?\s*(\d{2,3}(?:\.\d{1,2})?)(?![\d.])"
+)
 _NUMBER = re.compile(r"(?<![\d.])(\d{2,3})(?![\d.])")
 # Words before a number that make it a count, not a tempo ("take 120", "v100", "#95", "part 2").
 _NOT_TEMPO_BEFORE = re.compile(r"(take|tk|ver|version|v|no|nr|num|part|pt|track|trk|var|x|#)[\s_-]*$", re.I)

@@ -13,13 +13,16 @@ import pytest
 
 import rtloop.synth as synth
 from rtloop.descriptors import ASPECTS, describe, feature_names
+from rtloop.descriptors.samples import gather
 from rtloop.grid import Grid, GridSource
 
 SR = 48000
 Loop = tuple[np.ndarray, Grid]
 
 
-def _bass(rng: np.random.Generator, bpm: float, bars: int, deviation: str | None = None, semitones: int = 0) -> np.ndarray:
+def _bass(
+    rng: np.random.Generator, bpm: float, bars: int, deviation: str | None = None, semitones: int = 0
+) -> np.ndarray:
     old = synth.ROOT_HZ
     synth.ROOT_HZ = 55.0 * 2 ** (semitones / 12)
     try:
@@ -43,7 +46,9 @@ def _broken_rhythm(rng: np.random.Generator) -> Loop:
     x = _bass(rng, bpm, bars).copy()
     eighth = int(SR * 30 / bpm)
     for k in range(1, len(x) // eighth, 2):
-        x[k * eighth : (k + 1) * eighth] = np.roll(x[k * eighth : (k + 1) * eighth], int(eighth * rng.uniform(0.3, 0.6)))
+        x[k * eighth : (k + 1) * eighth] = np.roll(
+            x[k * eighth : (k + 1) * eighth], int(eighth * rng.uniform(0.3, 0.6))
+        )
     return x, Grid(bpm, 4, bars, GridSource.OPTION)
 
 
@@ -203,3 +208,18 @@ def test_half_and_double_tempo_grids_keep_rhythm(reference: list[dict[str, np.nd
     z = _z_scores(reference, [right, *misread])["rhythm"]
     broken = _shift(reference, _broken_rhythm)["rhythm"]
     assert max(z[1:]) < 0.2 * broken, (z, broken)
+
+
+def test_sample_statistics_across_chunks() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-0.5, 0.5, 100_000).astype(np.float32) + 0.1  # with DC
+    x[:100] = 0.0  # silent lead-in: not inside the loop
+    x[32_760:33_000] = 0.0  # a hole across the first chunk boundary
+    x[-50:] = 0.0
+    x[70_000:70_030] = 0.9  # a clipped plateau, well above the rest
+    stats = gather(x, SR)
+    assert stats.inner_silence == pytest.approx(240 / (100_000 - 150))
+    assert stats.clipped == pytest.approx(30 / 100_000, abs=2e-5)
+    assert len(stats.click_blocks) == pytest.approx(100_000 / (SR // 1000), abs=2)
+    silent = gather(np.zeros(1000, np.float32), SR)
+    assert (silent.peak, silent.inner_silence) == (0.0, 1.0)

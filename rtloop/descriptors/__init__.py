@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rtloop.descriptors import harmony, integrity, rhythm, timbre
+from rtloop.descriptors.samples import gather
 from rtloop.descriptors.spectra import analyse, analyse_pitch
 
 if TYPE_CHECKING:
@@ -49,11 +50,12 @@ def describe(wave: np.ndarray, sample_rate: int, grid: Grid) -> dict[str, np.nda
     wave = np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1), nan=0.0, posinf=0.0, neginf=0.0)
     spectra = analyse(wave, sample_rate)
     pitch = analyse_pitch(spectra.x)
+    samples = gather(wave, sample_rate)
     vectors = {
         "rhythm": rhythm.features(spectra, grid),
         "harmony": harmony.features(pitch, grid, spectra.seconds),
-        "timbre": timbre.features(spectra, pitch, wave),
-        "integrity": integrity.features(spectra, wave, sample_rate),
+        "timbre": timbre.features(spectra, pitch, samples),
+        "integrity": integrity.features(spectra, samples),
     }
     # A last guard: each feature is built finite, but a NaN must never reach a detector.
     return {

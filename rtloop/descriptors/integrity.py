@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rtloop.descriptors.samples import Samples
 from rtloop.descriptors.spectra import ANALYSIS_RATE, HOP, N_FFT, Spectra
 
 _EPS = 1e-12
@@ -34,7 +35,7 @@ def _blocks(x: np.ndarray, size: int) -> np.ndarray:
     return x[: n * size].reshape(n, size) if n else np.zeros((1, size), dtype=x.dtype)
 
 
-def _dropouts(x: np.ndarray, raw: np.ndarray) -> list[float]:
+def _dropouts(x: np.ndarray, samples: Samples) -> list[float]:
     level = 10 * np.log10(np.mean(_blocks(x.astype(np.float64), _BLOCK) ** 2, axis=1) + 1e-10)
     audible = np.median(level) - 20.0
     steps = level[:-1] - level[1:]  # fall from one block to the next
@@ -48,32 +49,24 @@ def _dropouts(x: np.ndarray, raw: np.ndarray) -> list[float]:
     framed = np.minimum(before, after) > audible
     hole_share = float(np.mean((depth > 30.0) & framed))
     hole_depth = float(np.max(np.where(framed, depth, 0.0), initial=0.0))
-    r = np.abs(raw)
-    peak = float(r.max()) if len(r) else 0.0
-    silent = r <= peak * 1e-6 if peak > 0 else np.ones(len(r), dtype=bool)
     # Exact digital silence inside the loop (not the silent ends some loops are trimmed with).
-    idx = np.nonzero(~silent)[0]
-    inner = silent[idx[0] : idx[-1] + 1] if len(idx) else silent
-    digital = float(np.mean(inner)) if len(inner) else 1.0
-    return [sudden_drop, hole_share, hole_depth, digital]
+    return [sudden_drop, hole_share, hole_depth, samples.inner_silence]
 
 
-def _clicks(wave: np.ndarray, sample_rate: int) -> list[float]:
+def _clicks(samples: Samples, seconds: float) -> list[float]:
     """How far the sharpest sample-level jump stands out of its surroundings, and how many do.
 
     Measured at the input's own rate, where a click is one or two samples wide and the music's own
     second difference is small (a second difference damps low frequencies by 12 dB per octave).
     """
-    d2 = np.abs(np.diff(wave, 2)) if len(wave) > 2 else np.zeros(1, dtype=np.float32)
-    blocks = _blocks(d2, max(8, sample_rate // 1000)).max(axis=1)
-    padded = np.pad(blocks, _CLICK_SIDE, mode="wrap")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * _CLICK_SIDE + 1)
-    before = np.median(windows[:, :_CLICK_SIDE], axis=1)
-    after = np.median(windows[:, _CLICK_SIDE + 1 :], axis=1)
+    blocks = samples.click_blocks
+    c = np.concatenate([[0.0], np.cumsum(np.pad(blocks, _CLICK_SIDE, mode="wrap"))])
+    idx = np.arange(len(blocks))
+    before = (c[idx + _CLICK_SIDE] - c[idx]) / _CLICK_SIDE
+    after = (c[idx + 2 * _CLICK_SIDE + 1] - c[idx + _CLICK_SIDE + 1]) / _CLICK_SIDE
     # A click stands out of the blocks before AND after it; a note's attack is followed by more sound.
     ratio = blocks / (np.maximum(before, after) + 1e-3 * (blocks.max() + _EPS) + _EPS)
-    seconds = max(len(wave) / sample_rate, 0.25)
-    return [float(np.log10(ratio.max() + 1.0)), float(np.sum(ratio > 8.0) / seconds)]
+    return [float(np.log10(ratio.max() + 1.0)), float(np.sum(ratio > 8.0) / max(seconds, 0.25))]
 
 
 def _stutters(log_bands: np.ndarray, x: np.ndarray) -> list[float]:
@@ -135,12 +128,12 @@ def _noise(spectra: Spectra) -> list[float]:
     return [noise_floor, quiet_flatness, quiet_high, band_floor]
 
 
-def features(spectra: Spectra, wave: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Integrity features of one loop (see docs/descriptors.md); ``wave`` is the (finite, float32) input at its own rate."""
+def features(spectra: Spectra, samples: Samples) -> np.ndarray:
+    """Integrity features of one loop (see docs/descriptors.md)."""
     return np.array(
         [
-            *_dropouts(spectra.x, wave),
-            *_clicks(wave, sample_rate),
+            *_dropouts(spectra.x, samples),
+            *_clicks(samples, spectra.seconds),
             *_stutters(spectra.log_bands, spectra.x),
             *_noise(spectra),
         ],

@@ -56,7 +56,7 @@ def frames(x: np.ndarray, size: int, hop: int) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _window(size: int) -> np.ndarray:
-    return np.hanning(size + 2)[1:-1].astype(np.float32)
+    return np.hanning(size + 2)[1:-1]  # float64: numpy's float32 FFT is several times slower
 
 
 @lru_cache(maxsize=2)
@@ -97,9 +97,22 @@ def onset_envelope(x: np.ndarray) -> np.ndarray:
     return _onsets(_flux(_log_bands(_bands(_power(normalise_level(x))))))
 
 
+def _spectrum_power(framed: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """|rfft|^2 of windowed frames (float32), computed in blocks of about 256 kB.
+
+    Blocks keep every temporary small: a multi-megabyte temporary is a fresh memory mapping each call,
+    and its page faults cost more than the FFT itself.
+    """
+    rows = max(1, 32768 // len(window))
+    out = np.empty((len(framed), len(window) // 2 + 1), dtype=np.float32)
+    for i in range(0, len(framed), rows):
+        spec = np.fft.rfft(framed[i : i + rows] * window, axis=1)
+        out[i : i + rows] = spec.real**2 + spec.imag**2
+    return out
+
+
 def _power(x: np.ndarray) -> np.ndarray:
-    spec = np.fft.rfft(frames(x, N_FFT, HOP) * _window(N_FFT), axis=1)
-    return (spec.real**2 + spec.imag**2).astype(np.float32)
+    return _spectrum_power(frames(x, N_FFT, HOP), _window(N_FFT))
 
 
 def _bands(power: np.ndarray) -> np.ndarray:
@@ -206,10 +219,10 @@ class Pitch:
 def analyse_pitch(x: np.ndarray) -> Pitch:
     """Pitch salience of level-normalised audio at ANALYSIS_RATE."""
     y = decimate_for_pitch(x)
-    win = np.zeros(PITCH_FFT, dtype=np.float32)
+    win = np.zeros(PITCH_FFT)
     off = (PITCH_FFT - PITCH_WIN) // 2
     win[off : off + PITCH_WIN] = _window(PITCH_WIN)
-    mag = np.abs(np.fft.rfft(frames(y, PITCH_FFT, PITCH_HOP) * win, axis=1)).astype(np.float32)
+    mag = np.sqrt(_spectrum_power(frames(y, PITCH_FFT, PITCH_HOP), win))
     # Whitening: compressed magnitude above its local average over ~60 Hz keeps partials, drops the
     # spectral envelope (timbre) and broadband noise.
     comp = np.sqrt(mag)

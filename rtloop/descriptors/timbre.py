@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from rtloop.descriptors.samples import Samples
 from rtloop.descriptors.spectra import ANALYSIS_RATE, MIDI_LOW, N_BANDS, N_FFT, PITCH_FFT, PITCH_RATE, Pitch, Spectra
 
 N_CEPSTRA = 13
@@ -62,8 +63,8 @@ def _harmonic_amplitudes(pitch: Pitch) -> np.ndarray:
     return out
 
 
-def features(spectra: Spectra, pitch: Pitch, wave: np.ndarray) -> np.ndarray:
-    """Timbre features of one loop (see docs/descriptors.md); ``wave`` is the (finite, float32) input at its own rate."""
+def features(spectra: Spectra, pitch: Pitch, samples: Samples) -> np.ndarray:
+    """Timbre features of one loop (see docs/descriptors.md)."""
     power = spectra.power
     energy = power.sum(axis=1, dtype=np.float64)
     total = float(energy.sum())
@@ -91,11 +92,8 @@ def features(spectra: Spectra, pitch: Pitch, wave: np.ndarray) -> np.ndarray:
     high_2k = float(np.log10((power[:, freqs >= 2000].sum() + _EPS) / (total + _EPS)))
     high_4k = float(np.log10((power[:, freqs >= 4000].sum() + _EPS) / (total + _EPS)))
 
-    raw = wave - wave.mean() if len(wave) else wave
-    peak = float(np.max(np.abs(raw))) if len(raw) else 0.0
-    rms = float(np.sqrt(np.mean(np.square(raw, dtype=np.float64)))) if len(raw) else 0.0
-    crest = float(20 * np.log10((peak + _EPS) / (rms + _EPS))) if rms > 1e-9 else 0.0
-    clipping = float(np.log10(np.mean(np.abs(raw) >= 0.98 * peak) + 1e-6)) if peak > 1e-9 else -6.0
+    crest = float(20 * np.log10(samples.peak / samples.rms)) if samples.rms > 1e-9 else 0.0
+    clipping = float(np.log10(samples.clipped + 1e-6)) if samples.peak > 1e-9 else -6.0
 
     harm = _harmonic_amplitudes(pitch)
     pw = pitch.weight.astype(np.float64)

@@ -1,0 +1,66 @@
+"""Sample-level statistics of a loop at its own rate: peak, crest, clipping, digital silence, click peaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_CHUNK = 32768  # samples per pass step: temporaries stay small (see spectra._spectrum_power)
+_SILENT = 1e-6  # a sample this far below the peak counts as digital silence
+_CLIP = 0.98  # a sample this close to the peak counts as clipped
+
+
+@dataclass(frozen=True)
+class Samples:
+    """What the sample-level descriptors need from the input, gathered in two chunked passes."""
+
+    peak: float  # largest |x - mean|
+    rms: float  # RMS of x - mean
+    clipped: float  # share of samples within 2 % of the peak
+    inner_silence: float  # share of digitally silent samples between the first and last sound
+    click_blocks: np.ndarray  # max |second difference| per block of about 1 ms
+
+
+def gather(wave: np.ndarray, sample_rate: int) -> Samples:
+    """Sample-level statistics of finite mono audio at its own rate."""
+    n = len(wave)
+    if n == 0:
+        return Samples(0.0, 0.0, 0.0, 1.0, np.zeros(1))
+    mean = float(np.sum(wave, dtype=np.float64)) / n
+    top, bottom = float(wave.max()), float(wave.min())
+    peak = max(top - mean, mean - bottom)
+    quiet = _SILENT * max(top, -bottom)  # digital silence is judged on the samples as they are, DC and all
+    energy = 0.0
+    clipped = 0
+    silent_inside = 0
+    first = last = -1
+    block = max(8, sample_rate // 1000)
+    chunk = (_CHUNK // block) * block
+    clicks = []
+    for start in range(0, n, chunk):
+        raw = wave[start : start + chunk + 2].astype(np.float64)  # 2 samples overlap for the difference
+        part = raw - mean
+        body = part[: min(chunk, n - start)]
+        energy += float(np.dot(body, body))
+        clipped += int(np.count_nonzero(np.abs(body) >= _CLIP * peak))
+        sound = np.flatnonzero(np.abs(raw[: len(body)]) > quiet)
+        if len(sound):
+            if first < 0:
+                first = start + int(sound[0])
+            # Silence between this chunk's first sound and the previous sound is inside the loop.
+            silent_inside += (start + int(sound[0]) - last - 1) if last >= 0 else 0
+            silent_inside += int(sound[-1] - sound[0] + 1 - len(sound))
+            last = start + int(sound[-1])
+        d2 = np.abs(part[2:] - 2 * part[1:-1] + part[:-2])
+        whole = len(d2) // block * block
+        if whole:
+            clicks.append(d2[:whole].reshape(-1, block).max(axis=1))
+    inner = last - first + 1 if first >= 0 else 0
+    return Samples(
+        peak=peak,
+        rms=float(np.sqrt(energy / n)),
+        clipped=clipped / n if peak > 0 else 0.0,
+        inner_silence=silent_inside / inner if inner > 0 else 1.0,
+        click_blocks=np.concatenate(clicks) if clicks else np.zeros(1),
+    )
