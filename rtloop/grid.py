@@ -116,6 +116,8 @@ def _parse_acid(body: bytes) -> tuple[int | None, float | None]:
 _BPM_MARKED = re.compile(
     r"(?<![\d.])(\d{2,3}(?:\.\d{1,2})?)\s*[-_ ]?bpm|bpm\s*[-_ =]?\s*(\d{2,3}(?:\.\d{1,2})?)(?![\d.])"
 )
+# Hash-like tokens ("3f8379d621d9", uuids) hold digits by chance, never a tempo.
+_HASH = re.compile(r"(?<![0-9a-z])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{8,}(?![0-9a-z])", re.I)
 _NUMBER = re.compile(r"(?<![\d.])(\d{2,3})(?![\d.])")
 # Words before a number that make it a count, not a tempo ("take 120", "v100", "#95", "part 2").
 _NOT_TEMPO_BEFORE = re.compile(r"(take|tk|ver|version|v|no|nr|num|part|pt|track|trk|var|x|#)[\s_-]*$", re.I)
@@ -127,8 +129,9 @@ def tempo_from_name(name: str) -> float | None:
     """The tempo a file name states: ``bass110Em.wav``, ``funk_120bpm.wav``, ``120 BPM``, ``Loop_95_Am``.
 
     A number marked with "bpm" wins. Otherwise an unmarked 2–3 digit number in 60..200 (``080`` too)
-    counts when it is the only such number and is not a take/version/part number nor a value with a
-    unit (kHz, bit, ms, ...). Ambiguous names give None rather than a guess.
+    counts when it is the only such number and is not a take/version/part number, a value with a unit
+    (kHz, bit, ms, ...) nor part of a hash-like token (``8da5d66c7e6a``). Ambiguous names give None
+    rather than a guess.
 
     Args:
         name: a file name or path (only the last component, without its extension, is read).
@@ -137,6 +140,7 @@ def tempo_from_name(name: str) -> float | None:
         The tempo in BPM, or None.
     """
     stem = Path(name).stem if ("/" in name or "." in name) else name
+    stem = _HASH.sub(" ", stem)
     marked = [float(a or b) for a, b in _BPM_MARKED.findall(stem)]
     marked = [t for t in marked if MIN_BPM <= t <= MAX_BPM]
     if marked:
@@ -165,7 +169,7 @@ def estimate_grid(wave: np.ndarray, sample_rate: int, beats_per_bar: int = 4) ->
     """Estimate a loop's grid from its length and onsets: the loop is taken as a whole number of bars.
 
     Every bar count whose tempo lies in 60..200 BPM is a candidate; each is scored by how much onset
-    energy its beat grid (beats, eighths, sixteenths) catches, weighted by a prior that favours
+    energy its sixteenth-note grid catches, weighted by a prior that favours
     power-of-two bar counts and tempi near 120 BPM (half and double tempo catch the same onsets, so the
     prior settles them). A loop too short for any whole bar in range gets the nearest tempo with one bar.
 
@@ -197,7 +201,9 @@ def estimate_grid(wave: np.ndarray, sample_rate: int, beats_per_bar: int = 4) ->
     best, best_score = candidates[0], -np.inf
     for bars, bpm in candidates:
         beat_phase = times * bpm / 60.0
-        caught = np.mean([abs(np.sum(weights * np.exp(2j * np.pi * beat_phase * r))) for r in (1, 2, 4)])
+        # Energy on the candidate's 16th grid. Not coarser grids: off-beat notes cancel there, which
+        # pushes the estimate to double tempo. Tempi an octave apart catch about the same; the prior decides.
+        caught = abs(np.sum(weights * np.exp(2j * np.pi * beat_phase * 4)))
         prior = _BAR_PRIOR.get(bars, 0.2) * math.exp(-0.5 * (math.log2(bpm / 120.0) / 0.5) ** 2)
         score = math.log(caught + 0.05) + math.log(prior)
         if score > best_score:

@@ -95,6 +95,7 @@ def test_read_acid_survives_broken_files(tmp_path: Path) -> None:
         ("loop_90_120.wav", None),
         ("riff.wav", None),
         ("v150_bass.wav", None),
+        ("deadbeef_loop_95.wav", 95.0),
     ],
 )
 def test_tempo_from_name(name: str, tempo: float | None) -> None:
@@ -136,3 +137,8 @@ def test_acid_beats_without_tempo(tmp_path: Path) -> None:
     path, wave = _loop_file(tmp_path, "loop.wav", bpm=120.0, bars=2)
     _with_chunk(path, _acid_chunk(8, 0.0))
     assert grid_for_file(path, wave, SR) == Grid(120.0, 4, 2, GridSource.ACID)
+
+
+@pytest.mark.parametrize("name", ["8da5d66c7e6a.wav", "3f8379d621d9.wav", "loop_1b4e28ba-2fa1-11d2-883f-0016d3cca427.wav"])
+def test_hash_names_have_no_tempo(name: str) -> None:
+    assert tempo_from_name(name) is None
