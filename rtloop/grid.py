@@ -35,16 +35,23 @@ class GridSource(str, Enum):
 
 @dataclass(frozen=True)
 class Grid:
-    """A loop's tempo and metre: ``bars`` bars of ``beats_per_bar`` beats at ``bpm``."""
+    """A loop's tempo and metre: ``bars`` bars of ``beats_per_bar`` beats at ``bpm``.
+
+    ``downbeat`` is the time in seconds from the start of the audio to its first downbeat: 0 for a loop
+    cut at its bar lines (files, clocked windows), estimated for clock-free windows (:func:`window_grid`).
+    """
 
     bpm: float
     beats_per_bar: int
     bars: int
     source: GridSource
+    downbeat: float = 0.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.bpm) and self.bpm > 0):
             raise ValueError(f"bpm must be a positive number, got {self.bpm!r}")
+        if not math.isfinite(self.downbeat):
+            raise ValueError(f"downbeat must be finite, got {self.downbeat!r}")
         if self.beats_per_bar < 1 or self.bars < 1:
             raise ValueError(f"beats_per_bar and bars must be at least 1, got {self.beats_per_bar}, {self.bars}")
 
@@ -209,6 +216,60 @@ def estimate_grid(wave: np.ndarray, sample_rate: int, beats_per_bar: int = 4) ->
         if score > best_score:
             best, best_score = (bars, bpm), score
     return Grid(best[1], beats_per_bar, best[0], GridSource.ESTIMATED)
+
+
+def window_grid(wave: np.ndarray, sample_rate: int, beats_per_bar: int = 4) -> Grid:
+    """Estimate the grid of a clock-free window (``--window 4s``): tempo and downbeat, not whole bars.
+
+    A window starts anywhere in the music, so its length says nothing about the tempo. The beat is the
+    lag, within 80..160 BPM, at which the onset envelope best repeats (at a half, one and two beats); the
+    downbeat is the 16th-grid phase, then the beat, then the bar position that catches most onset
+    energy. Half and double tempo give the same rhythm features (see docs/descriptors.md), so the
+    octave of the tempo does not matter here.
+
+    Args:
+        wave: mono audio of the window.
+        sample_rate: its sample rate in Hz.
+        beats_per_bar: the metre to assume.
+
+    Returns:
+        A Grid with source ESTIMATED, ``bars`` the window length in whole bars (at least 1).
+    """
+    seconds = len(wave) / float(sample_rate)
+    onsets = onset_envelope(to_analysis_rate(np.asarray(wave, dtype=np.float32), sample_rate)).astype(np.float64)
+    dt = HOP / ANALYSIS_RATE
+    n = len(onsets)
+    z = onsets - onsets.mean()
+    spec = np.fft.rfft(z, 2 * n)
+    acf = np.fft.irfft(spec.real**2 + spec.imag**2, 2 * n)[:n]
+    acf = acf / (acf[0] + 1e-12) / np.maximum(1.0 - np.arange(n) / n, 0.25)  # unbiased: fewer pairs at long lags
+    lags = np.arange(int(60.0 / 160.0 / dt), int(np.ceil(60.0 / 80.0 / dt)) + 1)
+    lags = lags[2 * lags < n]
+    if len(lags) == 0 or float(onsets.sum()) <= 1e-12:
+        return Grid(120.0, beats_per_bar, max(1, round(seconds / 2.0)), GridSource.ESTIMATED)
+    # The beat repeats at one and two beats, and its half (the 8th) repeats too; a lag of 1.5 or 2/3
+    # beats, which also lines up with a run of 8ths, fails the half-lag test.
+    score = acf[lags] + acf[2 * lags] + np.interp(lags / 2.0, np.arange(n), acf)
+    k = int(np.argmax(score))
+    lag = float(lags[k])
+    if 0 < k < len(lags) - 1:
+        a, b, c = score[k - 1], score[k], score[k + 1]
+        if abs(a - 2 * b + c) > 1e-12:
+            lag += float(0.5 * (a - c) / (a - 2 * b + c))
+    beat = lag * dt
+    times = np.arange(n) * dt
+    w = onsets / onsets.sum()
+    sixteenth = float(np.angle(np.sum(w * np.exp(2j * np.pi * times / (beat / 4))))) / (2 * np.pi) * beat / 4
+    sixteenth %= beat / 4
+
+    def caught(offset: float, period: float) -> float:
+        phase = ((times - offset) / period + 0.5) % 1.0 - 0.5
+        return float(np.sum(w[np.abs(phase) < 0.125 * beat / period]))
+
+    on_beat = max((sixteenth + i * beat / 4 for i in range(4)), key=lambda t: caught(t, beat))
+    bar = beats_per_bar * beat
+    downbeat = max(((on_beat + i * beat) % bar for i in range(beats_per_bar)), key=lambda t: caught(t, bar))
+    return Grid(60.0 / beat, beats_per_bar, max(1, round(seconds / bar)), GridSource.ESTIMATED, downbeat)
 
 
 def grid_for_file(

@@ -14,7 +14,7 @@ import pytest
 import rtloop.synth as synth
 from rtloop.descriptors import ASPECTS, describe, feature_names
 from rtloop.descriptors.samples import gather
-from rtloop.grid import Grid, GridSource
+from rtloop.grid import Grid, GridSource, window_grid
 
 SR = 48000
 Loop = tuple[np.ndarray, Grid]
@@ -223,3 +223,16 @@ def test_sample_statistics_across_chunks() -> None:
     assert len(stats.click_blocks) == pytest.approx(100_000 / (SR // 1000), abs=2)
     silent = gather(np.zeros(1000, np.float32), SR)
     assert (silent.peak, silent.inner_silence) == (0.0, 1.0)
+
+
+def test_clock_free_windows_keep_rhythm(reference: list[dict[str, np.ndarray]]) -> None:
+    """Windows cut anywhere from a played riff, on the grid window_grid finds, look like normal loops."""
+    rng = np.random.default_rng(13)
+    windows = []
+    for offset in (0.21, 0.55, 0.9):
+        music = np.concatenate([_bass(rng, 105.0, 1) for _ in range(3)])
+        window = music[int(offset * SR) : int(offset * SR) + 4 * SR]
+        windows.append(describe(window, SR, window_grid(window, SR)))
+    z = _z_scores(reference, windows)["rhythm"]
+    broken = _shift(reference, _broken_rhythm)["rhythm"]
+    assert float(np.median(z)) < 0.3 * broken, (z, broken)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from rtloop.grid import Grid, GridSource, estimate_grid, grid_for_file, read_acid, tempo_from_name
+from rtloop.grid import Grid, GridSource, estimate_grid, grid_for_file, read_acid, tempo_from_name, window_grid
 from rtloop.synth import bass_loop
 
 SR = 48000
@@ -47,6 +47,8 @@ def test_grid_lengths() -> None:
 def test_grid_rejects_nonsense(bpm: float, bpb: int, bars: int) -> None:
     with pytest.raises(ValueError):
         Grid(bpm, bpb, bars, GridSource.OPTION)
+    with pytest.raises(ValueError):
+        Grid(120.0, 4, 1, GridSource.OPTION, downbeat=float("inf"))
 
 
 def test_read_acid_chunk(tmp_path: Path) -> None:
@@ -139,6 +141,28 @@ def test_acid_beats_without_tempo(tmp_path: Path) -> None:
     assert grid_for_file(path, wave, SR) == Grid(120.0, 4, 2, GridSource.ACID)
 
 
-@pytest.mark.parametrize("name", ["8da5d66c7e6a.wav", "3f8379d621d9.wav", "loop_1b4e28ba-2fa1-11d2-883f-0016d3cca427.wav"])
+@pytest.mark.parametrize(
+    "name", ["8da5d66c7e6a.wav", "3f8379d621d9.wav", "loop_1b4e28ba-2fa1-11d2-883f-0016d3cca427.wav"]
+)
 def test_hash_names_have_no_tempo(name: str) -> None:
     assert tempo_from_name(name) is None
+
+
+@pytest.mark.parametrize("bpm", [85.0, 110.0, 128.0])
+@pytest.mark.parametrize("offset", [0.0, 0.3, 1.4])
+def test_window_grid_finds_tempo_and_beat_phase(bpm: float, offset: float) -> None:
+    """A 4 s window cut anywhere from a played riff: its tempo and where its beats fall."""
+    rng = np.random.default_rng(int(bpm))
+    music = np.concatenate([bass_loop(bpm, 1, SR, rng) for _ in range(4)])
+    start = int(offset * SR)
+    grid = window_grid(music[start : start + 4 * SR], SR)
+    assert grid.source is GridSource.ESTIMATED
+    assert grid.bpm == pytest.approx(bpm, rel=0.02)
+    beat = 60.0 / bpm
+    error = (grid.downbeat + offset + beat / 2) % beat - beat / 2
+    assert abs(error) < 0.05 * beat, f"beat phase off by {error * 1000:.0f} ms"
+
+
+def test_window_grid_of_silence() -> None:
+    grid = window_grid(np.zeros(4 * SR, np.float32), SR)
+    assert (grid.bpm, grid.downbeat) == (120.0, 0.0)

@@ -94,7 +94,7 @@ def features(spectra: Spectra, grid: Grid) -> np.ndarray:
     w = o / total if total > _EPS else np.zeros_like(o)
     beat_s = canonical_beat(grid.bpm)
     dt = spectra.frame_seconds
-    beat_pos = np.arange(len(o)) * dt / beat_s
+    beat_pos = (np.arange(len(o)) * dt - grid.downbeat) / beat_s
     n_beats = max(1, int(round(spectra.seconds / beat_s)))
     beats_per_bar = max(1, int(round(grid.bar_seconds / beat_s)))
 
