@@ -188,12 +188,18 @@ def test_harmony_is_key_invariant(reference: list[dict[str, np.ndarray]]) -> Non
     assert wrong > 4.0 * transposed, (wrong, transposed)
 
 
-@pytest.mark.parametrize("make", [_clicks, _dropout], ids=["clicks", "dropout"])
-def test_glitches_move_integrity(reference: list[dict[str, np.ndarray]], make: Callable) -> None:
+@pytest.mark.parametrize(
+    "make, also_moves",
+    [(_clicks, ()), (_dropout, ("rhythm",))],
+    ids=["clicks", "dropout"],
+)
+def test_glitches_move_integrity(reference: list[dict[str, np.ndarray]], make: Callable, also_moves: tuple) -> None:
+    """Glitches move integrity most (a dropout in a dense riff also removes onsets: rhythm may move too)."""
     shift = _shift(reference, make)
     normal = _shift(reference, _normal)
     assert shift["integrity"] > 10.0 * normal["integrity"], (shift, normal)
-    assert shift["integrity"] > max(shift["rhythm"], shift["harmony"]), shift
+    others = [a for a in ASPECTS if a != "integrity" and a not in also_moves]
+    assert shift["integrity"] > max(shift[a] for a in others), shift
 
 
 def test_half_and_double_tempo_grids_keep_rhythm(reference: list[dict[str, np.ndarray]]) -> None:

@@ -36,10 +36,14 @@ def _blocks(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def _dropouts(x: np.ndarray, samples: Samples) -> list[float]:
+    # The fall from one 0.5 ms block to the next at the input's rate: a cut signal falls by 60 dB and
+    # more in one step, the fastest release of a played or rendered note by a fraction of that.
+    fine = samples.levels
+    fine_steps = fine[:-1] - fine[1:]
+    audible_fine = np.median(fine) - 20.0
+    sudden_drop = float(np.clip(np.max(np.where(fine[:-1] > audible_fine, fine_steps, 0.0), initial=0.0), 0.0, 100.0))
     level = 10 * np.log10(np.mean(_blocks(x.astype(np.float64), _BLOCK) ** 2, axis=1) + 1e-10)
     audible = np.median(level) - 20.0
-    steps = level[:-1] - level[1:]  # fall from one block to the next
-    sudden_drop = float(np.clip(np.max(np.where(level[:-1] > audible, steps, 0.0), initial=0.0), 0.0, 80.0))
     padded = np.pad(level, _CONTEXT, mode="wrap")
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * _CONTEXT + 1)
     before = windows[:, :_CONTEXT].max(axis=1)
