@@ -109,8 +109,8 @@ def _sample_repeat(x: np.ndarray, start: int, lag: int) -> float:
     wrapped = np.concatenate([x, x[: 2 * lag + 2 * HOP]])
     a = wrapped[start : start + lag].astype(np.float64)
     shifts = np.lib.stride_tricks.sliding_window_view(wrapped[start + lag - HOP : start + 2 * lag + HOP], lag)
-    num = shifts @ a
-    den = np.sqrt(np.sum(shifts.astype(np.float64) ** 2, axis=1) * float(a @ a)) + _EPS
+    num = np.einsum("ij,j->i", shifts, a)  # einsum: no BLAS threads (see spectra.matmul_unthreaded)
+    den = np.sqrt(np.einsum("ij,ij->i", shifts, shifts) * float(np.einsum("i,i->", a, a))) + _EPS
     r = float(np.max(num / den))
     return float(-np.log10(max(1.0 - r, 1e-4)))
 

@@ -46,7 +46,7 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
         raw = wave[start : start + chunk + 2].astype(np.float64)  # 2 samples overlap for the difference
         part = raw - mean
         body = part[: min(chunk, n - start)]
-        energy += float(np.dot(body, body))
+        energy += float(np.einsum("i,i->", body, body))  # einsum: no BLAS threads (see spectra.matmul_unthreaded)
         whole_levels = len(body) // level_block * level_block
         if whole_levels:
             energies.append(np.mean(np.square(body[:whole_levels]).reshape(-1, level_block), axis=1))

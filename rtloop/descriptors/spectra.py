@@ -116,7 +116,7 @@ def _power(x: np.ndarray) -> np.ndarray:
 
 
 def _bands(power: np.ndarray) -> np.ndarray:
-    return power @ band_matrix()
+    return matmul_unthreaded(power, band_matrix())
 
 
 def _log_bands(bands: np.ndarray) -> np.ndarray:
@@ -165,7 +165,24 @@ def decimate_for_pitch(x: np.ndarray) -> np.ndarray:
     half = _DECIMATE_TAPS // 2
     padded = np.pad(x, (half, _DECIMATE_TAPS - half), mode="wrap")
     windows = np.lib.stride_tricks.sliding_window_view(padded, _DECIMATE_TAPS)[: len(x) : ratio]
-    return windows @ h[::-1]
+    return np.einsum("ij,j->i", windows, h[::-1])  # einsum: no BLAS threads (see matmul_unthreaded)
+
+
+_BLAS_SINGLE_THREAD = 1 << 18  # OpenBLAS runs a product of fewer multiply-adds (m*n*k) on one thread
+
+
+def matmul_unthreaded(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` in row blocks small enough for OpenBLAS to keep on the calling thread.
+
+    A threaded BLAS call wakes worker threads; on a busy machine (the daemon shares the CPU with audio
+    and the network) that costs milliseconds per call, far more than the product itself. Vector
+    products elsewhere use einsum, which never calls BLAS.
+    """
+    rows = max(1, _BLAS_SINGLE_THREAD // max(1, b.shape[0] * b.shape[1]) - 1)
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    for i in range(0, a.shape[0], rows):
+        np.matmul(a[i : i + rows], b, out=out[i : i + rows])
+    return out
 
 
 def moving_mean(a: np.ndarray, span: int) -> np.ndarray:
@@ -227,7 +244,7 @@ def analyse_pitch(x: np.ndarray) -> Pitch:
     # spectral envelope (timbre) and broadband noise.
     comp = np.sqrt(mag)
     peaks = np.maximum(comp - moving_mean(comp, 31), 0.0)
-    sal = peaks @ salience_matrix()
+    sal = matmul_unthreaded(peaks, salience_matrix())
     energy = peaks.sum(axis=1)
     total = float(energy.sum())
     weight = energy / total if total > 1e-9 else np.zeros_like(energy)

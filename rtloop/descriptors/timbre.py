@@ -7,7 +7,17 @@ from functools import lru_cache
 import numpy as np
 
 from rtloop.descriptors.samples import Samples
-from rtloop.descriptors.spectra import ANALYSIS_RATE, MIDI_LOW, N_BANDS, N_FFT, PITCH_FFT, PITCH_RATE, Pitch, Spectra
+from rtloop.descriptors.spectra import (
+    ANALYSIS_RATE,
+    MIDI_LOW,
+    N_BANDS,
+    N_FFT,
+    PITCH_FFT,
+    PITCH_RATE,
+    Pitch,
+    Spectra,
+    matmul_unthreaded,
+)
 
 N_CEPSTRA = 13
 _EPS = 1e-12
@@ -44,8 +54,8 @@ def _freqs() -> np.ndarray:
 
 
 def _weighted_stats(values: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    mean = float(w @ values)
-    return mean, float(np.sqrt(max(w @ (values - mean) ** 2, 0.0)))
+    mean = float(np.einsum("i,i->", w, values))  # einsum: no BLAS threads (see spectra.matmul_unthreaded)
+    return mean, float(np.sqrt(max(np.einsum("i,i->", w, (values - mean) ** 2), 0.0)))
 
 
 def _harmonic_amplitudes(pitch: Pitch) -> np.ndarray:
@@ -70,15 +80,15 @@ def features(spectra: Spectra, pitch: Pitch, samples: Samples) -> np.ndarray:
     total = float(energy.sum())
     w = energy / total if total > _EPS else np.full(len(energy), 1.0 / len(energy))
 
-    cep = spectra.log_bands @ _dct()
+    cep = matmul_unthreaded(spectra.log_bands, _dct())
     cep_mean = cep.mean(axis=0)[1:]
     cep_std = cep.std(axis=0)
 
     freqs = _freqs()
     nyq = ANALYSIS_RATE / 2
     p = power / (energy[:, None].astype(np.float32) + 1e-20)
-    centroid = p @ freqs
-    bandwidth = np.sqrt(np.maximum(p @ freqs**2 - centroid**2, 0.0))
+    centroid = np.einsum("fk,k->f", p, freqs)
+    bandwidth = np.sqrt(np.maximum(np.einsum("fk,k->f", p, freqs**2) - centroid**2, 0.0))
     rolloff = np.argmax(np.cumsum(p, axis=1) >= 0.85, axis=1) * (ANALYSIS_RATE / N_FFT)
     upper = power[:, _FLATNESS_BINS] + np.float32(1e-20)
     flatness = np.exp(np.mean(np.log(upper), axis=1)) / np.mean(upper, axis=1)
