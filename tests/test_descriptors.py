@@ -14,6 +14,7 @@ import pytest
 import rtloop.synth as synth
 from rtloop.descriptors import ASPECTS, describe, feature_names
 from rtloop.descriptors.samples import gather
+from rtloop.errors import AudioError
 from rtloop.grid import Grid, GridSource, window_grid
 
 SR = 48000
@@ -154,9 +155,11 @@ def test_always_finite_and_deterministic(case: str) -> None:
         assert np.array_equal(first[aspect], again[aspect]), f"{case}: {aspect} differs between runs"
 
 
-def test_rejects_a_bad_sample_rate() -> None:
+def test_rejects_a_bad_sample_rate_and_stereo() -> None:
     with pytest.raises(ValueError):
         describe(np.zeros(100, np.float32), 0, Grid(120.0, 4, 1, GridSource.CLOCK))
+    with pytest.raises(AudioError, match="mono"):
+        describe(np.zeros((100, 2), np.float32), SR, Grid(120.0, 4, 1, GridSource.CLOCK))
 
 
 def test_level_does_not_matter() -> None:

@@ -13,6 +13,7 @@ import numpy as np
 from rtloop.descriptors import harmony, integrity, rhythm, timbre
 from rtloop.descriptors.samples import gather
 from rtloop.descriptors.spectra import analyse, analyse_pitch
+from rtloop.errors import AudioError
 
 if TYPE_CHECKING:
     from rtloop.grid import Grid
@@ -43,11 +44,15 @@ def describe(wave: np.ndarray, sample_rate: int, grid: Grid) -> dict[str, np.nda
         always finite, the same for the same input.
 
     Raises:
+        AudioError: if ``wave`` is not one-dimensional (mix channels down first).
         ValueError: if ``sample_rate`` is not positive.
     """
     if sample_rate <= 0:
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
-    wave = np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1), nan=0.0, posinf=0.0, neginf=0.0)
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1:
+        raise AudioError(f"describe() takes mono audio (one dimension), got shape {wave.shape}")
+    wave = np.nan_to_num(wave, nan=0.0, posinf=0.0, neginf=0.0)
     spectra = analyse(wave, sample_rate)
     pitch = analyse_pitch(spectra.x)
     samples = gather(wave, sample_rate)
