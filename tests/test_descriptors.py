@@ -13,7 +13,9 @@ import pytest
 
 import rtloop.synth as synth
 from rtloop.descriptors import ASPECTS, describe, feature_names
+from rtloop.descriptors.harmony import chroma
 from rtloop.descriptors.samples import gather
+from rtloop.descriptors.spectra import analyse, analyse_pitch
 from rtloop.errors import AudioError
 from rtloop.grid import Grid, GridSource, window_grid
 
@@ -245,3 +247,15 @@ def test_clock_free_windows_keep_rhythm(reference: list[dict[str, np.ndarray]]) 
     z = _z_scores(reference, windows)["rhythm"]
     broken = _shift(reference, _broken_rhythm)["rhythm"]
     assert float(np.median(z)) < 0.3 * broken, (z, broken)
+
+
+@pytest.mark.parametrize("midi", [28, 29, 33, 40, 52])  # E1, F1, A1, E2, E3
+def test_pitch_class_of_bass_notes_without_fundamental(midi: int) -> None:
+    """Bass notes a semitone apart down to E1 (41 Hz) get their own pitch class, from partials 2..8 alone."""
+    f0 = 440.0 * 2 ** ((midi - 69) / 12)
+    t = np.arange(2 * SR) / SR
+    tone = sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(2, 9)).astype(np.float32)
+    spectra = analyse(tone, SR)
+    profile = chroma(analyse_pitch(spectra.x)).mean(axis=0)
+    others = np.delete(profile, midi % 12)
+    assert profile[midi % 12] > 1.5 * others.max(), profile.round(2)  # (the runner-up is the ghost fifth)
