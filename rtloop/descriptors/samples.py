@@ -46,20 +46,24 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
         raw = wave[start : start + chunk + 2].astype(np.float64)  # 2 samples overlap for the difference
         part = raw - mean
         body = part[: min(chunk, n - start)]
-        energy += float(np.einsum("i,i->", body, body))  # einsum: no BLAS threads (see spectra.matmul_unthreaded)
+        square = body * body
+        energy += float(square.sum())
         whole_levels = len(body) // level_block * level_block
         if whole_levels:
-            energies.append(np.mean(np.square(body[:whole_levels]).reshape(-1, level_block), axis=1))
-        clipped += int(np.count_nonzero(np.abs(body) >= _CLIP * peak))
-        sound = np.flatnonzero(np.abs(raw[: len(body)]) > quiet)
-        if len(sound):
+            energies.append(square[:whole_levels].reshape(-1, level_block).mean(axis=1))
+        clipped += int(np.count_nonzero(square >= (_CLIP * peak) ** 2))
+        sounding = np.abs(raw[: len(body)]) > quiet
+        count = int(np.count_nonzero(sounding))
+        if count:
+            here_first = start + int(np.argmax(sounding))
+            here_last = start + len(sounding) - 1 - int(np.argmax(sounding[::-1]))
             if first < 0:
-                first = start + int(sound[0])
+                first = here_first
             # Silence between this chunk's first sound and the previous sound is inside the loop.
-            silent_inside += (start + int(sound[0]) - last - 1) if last >= 0 else 0
-            silent_inside += int(sound[-1] - sound[0] + 1 - len(sound))
-            last = start + int(sound[-1])
-        d2 = np.abs(part[2:] - 2 * part[1:-1] + part[:-2])
+            silent_inside += (here_first - last - 1) if last >= 0 else 0
+            silent_inside += here_last - here_first + 1 - count
+            last = here_last
+        d2 = np.abs(np.diff(part, 2))
         whole = len(d2) // block * block
         if whole:
             clicks.append(d2[:whole].reshape(-1, block).max(axis=1))
