@@ -1,0 +1,145 @@
+"""Integrity descriptors: dropouts, clicks, stutters and added noise, the faults of a broken signal chain."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtloop.descriptors.samples import Samples
+from rtloop.descriptors.spectra import ANALYSIS_RATE, HOP, N_FFT, Spectra
+
+_EPS = 1e-12
+_BLOCK = 32  # 2 ms blocks for the level envelope
+_CONTEXT = 25  # +-50 ms of blocks around a possible hole
+_CLICK_SIDE = 8  # blocks on each side a click must stand out of
+_STUTTER_LAGS = range(3, 15)  # 24..112 ms: the length of a repeated snippet, shorter than most notes
+
+NAMES: tuple[str, ...] = (
+    "sudden_drop",
+    "hole_share",
+    "hole_depth",
+    "digital_silence",
+    "click_peak",
+    "click_rate",
+    "stutter_peak",
+    "stutter_mean",
+    "stutter_exact",
+    "noise_floor",
+    "quiet_flatness",
+    "quiet_high",
+    "band_floor",
+)
+
+
+def _blocks(x: np.ndarray, size: int) -> np.ndarray:
+    n = len(x) // size
+    return x[: n * size].reshape(n, size) if n else np.zeros((1, size), dtype=x.dtype)
+
+
+def _dropouts(x: np.ndarray, samples: Samples) -> list[float]:
+    # The fall from one 0.5 ms block to the next at the input's rate: a cut signal falls by 60 dB and
+    # more in one step, the fastest release of a played or rendered note by a fraction of that.
+    fine = samples.levels
+    fine_steps = fine[:-1] - fine[1:]
+    audible_fine = np.median(fine) - 20.0
+    sudden_drop = float(np.clip(np.max(np.where(fine[:-1] > audible_fine, fine_steps, 0.0), initial=0.0), 0.0, 100.0))
+    level = 10 * np.log10(np.mean(_blocks(x.astype(np.float64), _BLOCK) ** 2, axis=1) + 1e-10)
+    audible = np.median(level) - 20.0
+    padded = np.pad(level, _CONTEXT, mode="wrap")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * _CONTEXT + 1)
+    before = windows[:, :_CONTEXT].max(axis=1)
+    after = windows[:, _CONTEXT + 1 :].max(axis=1)
+    # A hole is quiet against sound on BOTH sides: a rest at the end of a phrase is not a hole.
+    depth = np.clip(np.minimum(before, after) - level, 0.0, 80.0)
+    framed = np.minimum(before, after) > audible
+    hole_share = float(np.mean((depth > 30.0) & framed))
+    hole_depth = float(np.max(np.where(framed, depth, 0.0), initial=0.0))
+    # Exact digital silence inside the loop (not the silent ends some loops are trimmed with).
+    return [sudden_drop, hole_share, hole_depth, samples.inner_silence]
+
+
+def _clicks(samples: Samples, seconds: float) -> list[float]:
+    """How far the sharpest sample-level jump stands out of its surroundings, and how many do.
+
+    Measured at the input's own rate, where a click is one or two samples wide and the music's own
+    second difference is small (a second difference damps low frequencies by 12 dB per octave).
+    """
+    blocks = samples.click_blocks
+    c = np.concatenate([[0.0], np.cumsum(np.pad(blocks, _CLICK_SIDE, mode="wrap"))])
+    idx = np.arange(len(blocks))
+    before = (c[idx + _CLICK_SIDE] - c[idx]) / _CLICK_SIDE
+    after = (c[idx + 2 * _CLICK_SIDE + 1] - c[idx + _CLICK_SIDE + 1]) / _CLICK_SIDE
+    # A click stands out of the blocks before AND after it; a note's attack is followed by more sound.
+    ratio = blocks / (np.maximum(before, after) + 1e-3 * (blocks.max() + _EPS) + _EPS)
+    return [float(np.log10(ratio.max() + 1.0)), float(np.sum(ratio > 8.0) / max(seconds, 0.25))]
+
+
+def _stutters(log_bands: np.ndarray, x: np.ndarray) -> list[float]:
+    """How exactly a short, changing snippet repeats right after itself.
+
+    For each lag, the spectral change inside a snippet is set against the difference between the
+    snippet and the one a lag later: a repeat is near-identical although it changes inside, whereas a
+    held note does not change and replayed notes differ in detail. The best candidate is then checked
+    on the waveform itself: a buffer repeat is a sample-exact copy, which no player produces.
+    """
+    n = len(log_bands)
+    lags = np.array([lag for lag in _STUTTER_LAGS if 2 * lag < n])
+    if len(lags) == 0:
+        return [0.0, 0.0, 0.0]
+    lb = log_bands.astype(np.float32)
+    change = np.sqrt(np.mean(np.diff(lb, axis=0, append=lb[:1]) ** 2, axis=1))
+    later = np.lib.stride_tricks.sliding_window_view(np.concatenate([lb, lb[: lags[-1]]]), lags[-1] + 1, axis=0)
+    diff = np.sqrt(np.mean((later[:, :, lags] - lb[:, :, None]) ** 2, axis=1))  # (frames, lags)
+    c_change = np.concatenate([[0.0], np.cumsum(change)])
+    c_diff = np.concatenate([np.zeros((1, len(lags))), np.cumsum(diff, axis=0)])
+    scores, starts = [], []
+    for j, lag in enumerate(lags):
+        ratio = np.log((c_change[lag:] - c_change[:-lag] + lag) / (c_diff[lag:, j] - c_diff[:-lag, j] + lag))
+        k = int(np.argmax(ratio))
+        scores.append(float(ratio[k]))
+        starts.append(k)
+    best = int(np.argmax(scores))
+    top = np.sort(scores)[::-1][:3]
+    return [float(top[0]), float(top.mean()), _sample_repeat(x, starts[best] * HOP, int(lags[best]) * HOP)]
+
+
+def _sample_repeat(x: np.ndarray, start: int, lag: int) -> float:
+    """-log10(1 - r): r the best correlation of x[start:start+lag] with the snippet a lag (+-1 hop) later."""
+    if len(x) < 2 * lag + 2 * HOP + 1:
+        return 0.0
+    wrapped = np.concatenate([x, x[: 2 * lag + 2 * HOP]])
+    a = wrapped[start : start + lag].astype(np.float64)
+    shifts = np.lib.stride_tricks.sliding_window_view(wrapped[start + lag - HOP : start + 2 * lag + HOP], lag)
+    num = np.einsum("ij,j->i", shifts, a)  # einsum: no BLAS threads (see spectra.matmul_unthreaded)
+    den = np.sqrt(np.einsum("ij,ij->i", shifts, shifts) * float(np.einsum("i,i->", a, a))) + _EPS
+    r = float(np.max(num / den))
+    return float(-np.log10(max(1.0 - r, 1e-4)))
+
+
+def _noise(spectra: Spectra) -> list[float]:
+    power = spectra.power.astype(np.float64)
+    energy = power.sum(axis=1)
+    level = 10 * np.log10(energy + _EPS)
+    noise_floor = float(np.clip(np.percentile(level, 10) - np.percentile(level, 90), -80.0, 0.0))
+    quiet = energy <= np.percentile(energy, 25)
+    qp = power[quiet, 4:] + _EPS
+    quiet_flatness = float(np.mean(np.exp(np.mean(np.log(qp), axis=1)) / np.mean(qp, axis=1)))
+    freqs = np.arange(power.shape[1]) * ANALYSIS_RATE / N_FFT
+    high = power[:, freqs >= 4000].sum(axis=1)
+    quiet_high = float(np.log10((high[quiet].sum() + _EPS) / (energy[quiet].sum() + _EPS) + 1e-8))
+    # Steady noise lifts the quietest moments of every high band.
+    high_bands = spectra.log_bands[:, spectra.log_bands.shape[1] // 2 :]
+    band_floor = float(np.mean(np.percentile(high_bands, 5, axis=0) - high_bands.mean(axis=0)))
+    return [noise_floor, quiet_flatness, quiet_high, band_floor]
+
+
+def features(spectra: Spectra, samples: Samples) -> np.ndarray:
+    """Integrity features of one loop (see docs/descriptors.md)."""
+    return np.array(
+        [
+            *_dropouts(spectra.x, samples),
+            *_clicks(samples, spectra.seconds),
+            *_stutters(spectra.log_bands, spectra.x),
+            *_noise(spectra),
+        ],
+        dtype=np.float64,
+    )

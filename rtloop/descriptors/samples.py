@@ -1,0 +1,85 @@
+"""Sample-level statistics of a loop at its own rate: peak, clipping, digital silence, clicks, fine levels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_CHUNK = 32768  # samples per pass step: temporaries stay small (see spectra._spectrum_power)
+_SILENT = 1e-6  # a sample this far below the peak counts as digital silence
+_CLIP = 0.98  # a sample this close to the peak counts as clipped
+_FLOOR_DB = -100.0  # block levels are floored here (relative to the loop's RMS)
+
+
+@dataclass(frozen=True)
+class Samples:
+    """What the sample-level descriptors need from the input, gathered in two chunked passes."""
+
+    peak: float  # largest |x - mean|
+    rms: float  # RMS of x - mean
+    clipped: float  # share of samples within 2 % of the peak
+    inner_silence: float  # share of digitally silent samples between the first and last sound
+    click_blocks: np.ndarray  # max |second difference| per block of about 1 ms
+    levels: np.ndarray  # dB relative to the loop's RMS per block of about 0.5 ms
+
+
+def gather(wave: np.ndarray, sample_rate: int) -> Samples:
+    """Sample-level statistics of finite mono audio at its own rate."""
+    n = len(wave)
+    if n == 0:
+        return Samples(0.0, 0.0, 0.0, 1.0, np.zeros(1), np.full(1, _FLOOR_DB))
+    mean = float(np.sum(wave, dtype=np.float64)) / n
+    top, bottom = float(wave.max()), float(wave.min())
+    peak = max(top - mean, mean - bottom)
+    quiet = _SILENT * max(top, -bottom)  # digital silence is judged on the samples as they are, DC and all
+    energy = 0.0
+    clipped = 0
+    silent_inside = 0
+    first = last = -1
+    block = max(8, sample_rate // 1000)
+    level_block = max(4, sample_rate // 2000)
+    step = int(np.lcm(block, level_block))
+    chunk = max(1, _CHUNK // step) * step
+    clicks, energies = [], []
+    for start in range(0, n, chunk):
+        raw = wave[start : start + chunk + 2].astype(np.float64)  # 2 samples overlap for the difference
+        part = raw - mean
+        body = part[: min(chunk, n - start)]
+        square = body * body
+        energy += float(square.sum())
+        whole_levels = len(body) // level_block * level_block
+        if whole_levels:
+            energies.append(square[:whole_levels].reshape(-1, level_block).mean(axis=1))
+        clipped += int(np.count_nonzero(square >= (_CLIP * peak) ** 2))
+        sounding = np.abs(raw[: len(body)]) > quiet
+        count = int(np.count_nonzero(sounding))
+        if count:
+            here_first = start + int(np.argmax(sounding))
+            here_last = start + len(sounding) - 1 - int(np.argmax(sounding[::-1]))
+            if first < 0:
+                first = here_first
+            # Silence between this chunk's first sound and the previous sound is inside the loop.
+            silent_inside += (here_first - last - 1) if last >= 0 else 0
+            silent_inside += here_last - here_first + 1 - count
+            last = here_last
+        d2 = np.abs(np.diff(part, 2))
+        whole = len(d2) // block * block
+        if whole:
+            clicks.append(d2[:whole].reshape(-1, block).max(axis=1))
+    inner = last - first + 1 if first >= 0 else 0
+    mean_square = energy / n
+    block_energy = np.concatenate(energies) if energies else np.zeros(1)
+    levels = (
+        10 * np.log10(block_energy / mean_square + 10 ** (_FLOOR_DB / 10))
+        if mean_square > 0
+        else np.full(len(block_energy), _FLOOR_DB)
+    )
+    return Samples(
+        peak=peak,
+        rms=float(np.sqrt(mean_square)),
+        clipped=clipped / n if peak > 0 else 0.0,
+        inner_silence=silent_inside / inner if inner > 0 else 1.0,
+        click_blocks=np.concatenate(clicks) if clicks else np.zeros(1),
+        levels=levels,
+    )
