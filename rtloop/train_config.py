@@ -7,10 +7,24 @@ here, so a default or a choice is written once; this module needs nothing heavie
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 AMODELS = ("HTSAT-tiny", "HTSAT-base")
-DETECTORS = ("svdd-residual", "svdd", "iforest", "pca")
+
+
+class DetectorName(str, Enum):
+    """The ``--detector`` choices (export/detectors implements each)."""
+
+    SVDD_RESIDUAL = "svdd-residual"
+    SVDD = "svdd"
+    MAHALANOBIS = "mahalanobis"
+    KNN = "knn"
+    PCA = "pca"
+    IFOREST = "iforest"
+
+
+DETECTORS = tuple(d.value for d in DetectorName)
 FEATURES = ("latent", "embedding")
 
 

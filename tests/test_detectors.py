@@ -1,4 +1,5 @@
-"""Detectors: Ruff's collapse guards, reproducibility, outliers scoring higher, ONNX equality."""
+"""Detectors: Ruff's collapse guards, standardisation inside the graph, outliers scoring higher,
+reproducibility, and the same scores from PyTorch/numpy and from the exported ONNX graph."""
 
 from __future__ import annotations
 
@@ -10,21 +11,57 @@ import pytest
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from export.detectors import AutoEncoder, DeepSVDD, IForest, PCADetector, center_with_eps, make_detector  # noqa: E402
+from export.detectors import (  # noqa: E402
+    DETECTORS,
+    OPSET,
+    AutoEncoder,
+    DeepSVDD,
+    Detector,
+    KNNDetector,
+    Mahalanobis,
+    center_with_eps,
+    make_detector,
+    standardisation_stats,
+)
+from export.detectors.knn import default_k  # noqa: E402
+from export.detectors.svdd import auto_hidden, auto_weight_decay  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normal points near a 4-d subspace of R^48, and outliers off it."""
+    """Normal points near a 4-d subspace of R^48, and outliers off it; the dimensions' scales and offsets
+    differ by orders of magnitude, as raw descriptors do (a detector that ignores its standardisation fails)."""
     rng = np.random.default_rng(0)
     basis = rng.standard_normal((4, 48))
-    normal = (rng.standard_normal((80, 4)) @ basis + 0.05 * rng.standard_normal((80, 48))).astype(np.float32)
-    outliers = (rng.standard_normal((10, 4)) @ basis + 4.0 * rng.standard_normal((10, 48))).astype(np.float32)
-    return normal[:60], normal[60:], outliers
+    normal = rng.standard_normal((80, 4)) @ basis + 0.05 * rng.standard_normal((80, 48))
+    outliers = rng.standard_normal((10, 4)) @ basis + 4.0 * rng.standard_normal((10, 48))
+    scale, offset = np.logspace(-3, 3, 48), rng.uniform(-100, 100, 48)
+    normal, outliers = normal * scale + offset, outliers * scale + offset
+    return normal[:60].astype(np.float32), normal[60:].astype(np.float32), outliers.astype(np.float32)
 
 
-def small_svdd(residual: bool = True, seed: int = 0) -> DeepSVDD:
-    return DeepSVDD(residual=residual, hidden=(32, 16, 8), pretrain_epochs=60, epochs=60, lr=1e-3, seed=seed)
+def small_svdd(residual: bool = True, seed: int = 0, n_seeds: int = 1) -> DeepSVDD:
+    return DeepSVDD(residual=residual, hidden=(32, 16, 8), pretrain_epochs=60, epochs=60, n_seeds=n_seeds, seed=seed)
+
+
+def fitted(name: str, data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Detector:
+    det = small_svdd(residual=name == "svdd-residual") if name.startswith("svdd") else make_detector(name, seed=0)
+    return det.fit(data[0], data[1])
+
+
+def test_make_detector_knows_every_name_and_rejects_others() -> None:
+    assert set(DETECTORS) == {"svdd-residual", "svdd", "mahalanobis", "knn", "pca", "iforest"}
+    assert all(make_detector(name, seed=0).seed == 0 for name in DETECTORS)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="unknown detector 'ocsvm'"):
+        make_detector("ocsvm", seed=0)
+
+
+def test_standardisation_guards_constant_dimensions() -> None:
+    X = np.array([[1.0, 5.0, 0.0, 1000.0], [3.0, 5.0, 0.0, 1000.0 + 1e-7]])
+    mean, scale = standardisation_stats(X)
+    np.testing.assert_allclose(mean, [2.0, 5.0, 0.0, 1000.0])
+    # a varying dimension: its std; constant or float-noise dimensions: their magnitude max(|mean|, 1)
+    np.testing.assert_allclose(scale, [1.0, 5.0, 1.0, 1000.0])
 
 
 def test_svdd_network_has_no_bias_no_affine_batchnorm_and_an_unbounded_activation(data) -> None:  # type: ignore[no-untyped-def]
@@ -38,8 +75,9 @@ def test_svdd_network_has_no_bias_no_affine_batchnorm_and_an_unbounded_activatio
 
 
 def test_svdd_center_has_no_coordinate_closer_to_zero_than_eps(data) -> None:  # type: ignore[no-untyped-def]
-    det = small_svdd().fit(data[0], data[1])
-    assert torch.all(det.c_.abs() >= det.eps)
+    det = small_svdd(n_seeds=2).fit(data[0], data[1])
+    for member in det.scorer_.core.members:
+        assert torch.all(member.c.abs() >= det.eps)
 
 
 def test_center_eps_fix_pushes_small_coordinates_and_exact_zeros_away_from_zero() -> None:
@@ -47,14 +85,25 @@ def test_center_eps_fix_pushes_small_coordinates_and_exact_zeros_away_from_zero(
     assert c.tolist() == pytest.approx([0.1, -0.1, 0.1, 0.5, -0.3])
 
 
-@pytest.mark.parametrize("name", ["svdd-residual", "svdd", "iforest", "pca"])
+def test_svdd_size_follows_the_data() -> None:
+    assert auto_hidden(300, 1024) == (256, 128, 64, 32)
+    assert auto_hidden(30, 1024) == (64, 32)
+    assert auto_hidden(30, 40) == (16, 8)
+    assert auto_hidden(5000, 60) == (32, 16, 8)
+    assert all(h[-1] <= h[0] <= 256 for h in (auto_hidden(n, d) for n in (4, 30, 5000) for d in (3, 40, 1024)))
+    assert auto_weight_decay(30) > auto_weight_decay(300) > 0
+
+
+def test_svdd_early_stopping_keeps_the_best_validation_epoch(data) -> None:  # type: ignore[no-untyped-def]
+    det = DeepSVDD(hidden=(32, 16, 8), pretrain_epochs=400, epochs=400, patience=5, seed=0).fit(data[0], data[1])
+    assert det.pretrain_epochs_run_[0] < 400 and det.epochs_run_[0] < 400  # stopped by patience, not the cap
+    assert det.history_[0].index(min(det.history_[0])) == len(det.history_[0]) - 1 - 5
+
+
+@pytest.mark.parametrize("name", DETECTORS)
 def test_scores_are_not_constant_and_outliers_score_higher(name: str, data) -> None:  # type: ignore[no-untyped-def]
-    train, val, outliers = data
-    det = make_detector(name, seed=0)
-    if isinstance(det, DeepSVDD):
-        det = small_svdd(residual=name == "svdd-residual")
-    det.fit(train, val)
-    normal_scores, outlier_scores = det.decision_function(val), det.decision_function(outliers)
+    det = fitted(name, data)
+    normal_scores, outlier_scores = det.decision_function(data[1]), det.decision_function(data[2])
     assert np.ptp(normal_scores) > 0
     assert np.median(outlier_scores) > np.quantile(normal_scores, 0.9)
 
@@ -65,6 +114,19 @@ def test_svdd_is_reproducible_with_a_seed_and_differs_across_seeds(data) -> None
     c = small_svdd(seed=2).fit(data[0], data[1]).decision_function(data[2])
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
+
+
+def test_svdd_ensemble_averages_members_whose_training_loops_score_one_on_average(data) -> None:  # type: ignore[no-untyped-def]
+    det = small_svdd(n_seeds=3).fit(data[0], data[1])
+    members = list(det.scorer_.core.members)
+    assert len(members) == 3 and len(det.manifest()["centers"]) == 3
+    x = torch.as_tensor(data[2])
+    with torch.no_grad():
+        z = det.scorer_.standardise(x)
+        each = [m(z).numpy() for m in members]
+        assert all(float(m(det.scorer_.standardise(torch.as_tensor(data[0]))).mean()) == pytest.approx(1.0, rel=1e-4)
+                   for m in members)
+    np.testing.assert_allclose(det.decision_function(data[2]), np.mean(each, axis=0), rtol=1e-5)
 
 
 def test_residual_autoencoder_adds_mirrored_skips() -> None:
@@ -80,12 +142,49 @@ def test_residual_autoencoder_adds_mirrored_skips() -> None:
         assert not torch.allclose(plain(x), residual(x))
 
 
-@pytest.mark.parametrize("det", [small_svdd(), PCADetector(), IForest(n_estimators=50)], ids=["svdd", "pca", "iforest"])
-def test_onnx_detector_matches_python_at_any_batch(det, data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    det.fit(data[0], data[1])
+def test_mahalanobis_matches_numpy_on_ledoit_wolf_covariance(data) -> None:  # type: ignore[no-untyped-def]
+    from sklearn.covariance import LedoitWolf
+
+    det = Mahalanobis().fit(data[0], data[1])
+    mean, scale = standardisation_stats(data[0])
+    z = (data[0].astype(np.float64) - mean) / scale
+    lw = LedoitWolf().fit(z)
+    q = (data[2].astype(np.float64) - mean) / scale - lw.location_
+    expected = np.einsum("ij,jk,ik->i", q, np.linalg.inv(lw.covariance_), q)
+    np.testing.assert_allclose(det.decision_function(data[2]), expected, rtol=1e-3)
+
+
+def test_knn_is_the_mean_distance_to_the_k_nearest_standardised_training_loops(data) -> None:  # type: ignore[no-untyped-def]
+    assert [default_k(n) for n in (4, 30, 250, 5000)] == [1, 3, 10, 10]
+    det = KNNDetector(k=3).fit(data[0], data[1])
+    mean, scale = standardisation_stats(data[0])
+    train, query = (data[0] - mean) / scale, (data[2] - mean) / scale
+    dist = np.linalg.norm(query[:, None, :] - train[None, :, :], axis=2)
+    expected = np.sort(dist, axis=1)[:, :3].mean(axis=1)
+    np.testing.assert_allclose(det.decision_function(data[2]), expected, rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_onnx_detector_takes_raw_features_and_matches_python_at_any_batch(
+    name: str, data, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    import onnx
+
+    det = fitted(name, data)
     det.to_onnx(tmp_path / "d.onnx")
+    model = onnx.load(str(tmp_path / "d.onnx"))
+    assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == OPSET
+    assert [i.name for i in model.graph.input] == ["features"] and [o.name for o in model.graph.output] == ["score"]
     session = ort.InferenceSession(str(tmp_path / "d.onnx"), providers=["CPUExecutionProvider"])
     X = np.concatenate([data[1], data[2]])
-    for batch in (1, 3, 8):
+    for batch in (1, 3, 8, len(X)):
         (got,) = session.run(["score"], {"features": X[:batch]})
+        assert got.shape == (batch,)
         np.testing.assert_allclose(got, det.decision_function(X[:batch]), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_manifest_names_the_detector_and_its_standardisation(name: str, data) -> None:  # type: ignore[no-untyped-def]
+    m = fitted(name, data).manifest()
+    assert m["name"] == name and m["n_features"] == 48
+    assert m["standardised"] is (name != "iforest")
