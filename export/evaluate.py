@@ -1,8 +1,9 @@
-"""``rtloop eval``: ROC-AUC, PR-AUC and score distributions of bundles on normal vs anomalous loops.
+"""``rtloop eval``: ROC-AUC, PR-AUC and score distributions of bundles on normal vs anomalous loops,
+overall and per aspect.
 
-Scores come from the bundles' ONNX graphs, i.e. exactly what the live daemon runs. Several bundles
-(say residual Deep SVDD, Isolation Forest and PCA trained on the same loops) are compared in one run;
-bundles sharing an encoder share its embeddings.
+Scores come from the bundles' ONNX graphs, i.e. exactly what the live daemon runs, each loop against
+its grid (acid chunk, file name, else estimated). Several bundles (say residual Deep SVDD, Isolation
+Forest and PCA trained on the same loops) are compared in one run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from rtloop.audio_io import find_audio_files, iter_loops
 from rtloop.bundle import Bundle
 from rtloop.errors import AudioError
+from rtloop.grid import Grid, grid_for_file
 from rtloop.scorer import Scorer
 
 
@@ -41,9 +43,12 @@ class Evaluation:
         return float(average_precision_score(*self.labels_scores))
 
 
-def load_set(folder: Path, sample_rate: int) -> list[np.ndarray]:
-    """Usable loops of a folder; unusable ones are reported and left out."""
-    waves = []
+BATCH = 8
+
+
+def load_set(folder: Path, sample_rate: int) -> list[tuple[Path, np.ndarray]]:
+    """Usable loops of a folder with their paths; unusable ones are reported and left out."""
+    loops = []
     scan = find_audio_files(folder)
     for skipped in scan.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}")
@@ -51,37 +56,47 @@ def load_set(folder: Path, sample_rate: int) -> list[np.ndarray]:
         if isinstance(wave, AudioError):
             print(f"skipped {path}: {wave}")
         else:
-            waves.append(wave)
-    if not waves:
+            loops.append((path, wave))
+    if not loops:
         raise AudioError(f"{folder}: no usable loops")
-    return waves
+    return loops
+
+
+def _score_set(scorer: Scorer, loops: list[tuple[Path, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Raw scores of every loop: ``overall`` and each aspect."""
+    rate = scorer.bundle.frontend.sample_rate
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(loops), BATCH):
+        batch = loops[start : start + BATCH]
+        waves = [wave for _, wave in batch]
+        grids: list[Grid | None] = [grid_for_file(path, wave, rate) for path, wave in batch]
+        scores = scorer.score(waves, grids)
+        for name, values in {"overall": scores.raw, **scores.aspect_raw}.items():
+            parts.setdefault(name, []).append(values)
+    return {name: np.concatenate(values) for name, values in parts.items()}
 
 
 def evaluate(bundles: list[Bundle], normal_dir: Path, anomalous_dir: Path) -> list[Evaluation]:
-    """Score both folders with every bundle."""
+    """Score both folders with every bundle: one evaluation for the overall score, one per aspect."""
     results = []
-    embeddings: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
-    sets: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    sets: dict[int, tuple[list[tuple[Path, np.ndarray]], list[tuple[Path, np.ndarray]]]] = {}
     for bundle in bundles:
         rate = bundle.frontend.sample_rate
         if rate not in sets:
             sets[rate] = (load_set(normal_dir, rate), load_set(anomalous_dir, rate))
         scorer = Scorer(bundle)
-        scores = []
-        for which, waves in enumerate(sets[rate]):
-            key = (bundle.manifest["encoder"]["fingerprint"] + repr(bundle.frontend), which)
-            if key not in embeddings:
-                embeddings[key] = scorer.embed(waves)
-            latent, embedding = embeddings[key]
-            scores.append(scorer.score_features(latent if bundle.features == "latent" else embedding))
-        name = f"{bundle.path.name} ({bundle.manifest['detector']['name']})"
-        results.append(Evaluation(name, scores[0], scores[1]))
+        normal, anomalous = (_score_set(scorer, loops) for loops in sets[rate])
+        label = f"{bundle.path.name} ({bundle.manifest['detector']['name']})"
+        for part in normal:
+            name = label if part == "overall" else f"  {part}"
+            results.append(Evaluation(name, normal[part], anomalous[part]))
     return results
 
 
 def report(results: list[Evaluation]) -> str:
     """A plain-text table of the metrics and score distributions."""
-    lines = [f"{'bundle':<40} {'ROC-AUC':>8} {'PR-AUC':>8} {'normal median [IQR]':>28} {'anomalous median [IQR]':>28}"]
+    head = f"{'bundle / aspect':<40} {'ROC-AUC':>8} {'PR-AUC':>8}"
+    lines = [f"{head} {'normal median [IQR]':>28} {'anomalous median [IQR]':>28}"]
     for r in results:
 
         def dist(x: np.ndarray) -> str:

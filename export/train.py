@@ -15,6 +15,16 @@ import onnx
 import onnxruntime
 import torch
 
+from export.aspects import (
+    check_aspect_parity,
+    describe_loops,
+    fit_aspects,
+    grid_record,
+    manifest_entries,
+    overall_aspects,
+    overall_calibration,
+    selftest,
+)
 from export.clap_checkpoint import build_encoder, default_checkpoint, fingerprint
 from export.detectors import Detector, make_detector
 from export.download import fetch_checkpoint
@@ -105,13 +115,20 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     detector = make_detector(cfg.detector, cfg.seed).fit(X[fit_idx], X[val_idx])
     val_scores = detector.decision_function(X[val_idx])
     calibration = fit_calibration(val_scores, cfg.quantile)
+    described = describe_loops(loops.paths, frontend.sample_rate, cfg.bpm, cfg.bars_hint, cfg.beats_per_bar)
+    fits = fit_aspects(described, fit_idx, val_idx, cfg.aspect_detector, cfg.seed, cfg.quantile)
+    in_overall = overall_aspects(checkpoint is not None, cfg.overall)
+    overall = overall_calibration(fits, calibration, val_scores, in_overall, cfg.quantile)
 
     cfg.output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".rtloop-", dir=cfg.output.parent))
     try:
         export_encoder(model, staging / ENCODER_FILE, frontend.channels, frontend.chunk_frames)
         detector.to_onnx(staging / DETECTOR_FILE)
+        for fit in fits.values():
+            fit.detector.to_onnx(staging / fit.file)
         parity, selftest_scores = _parity(model, detector, loops, staging, frontend, cfg.features)
+        parity["aspect_score_rel_max"] = check_aspect_parity(fits, described, staging)
         write_manifest(
             staging,
             {
@@ -129,6 +146,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 "features": cfg.features,
                 "detector": detector.manifest(),
                 "calibration": calibration.to_dict(),
+                **manifest_entries(fits, overall, in_overall, described),
                 "bars_hint": cfg.bars_hint,
                 "training": {
                     "n_files": len(paths),
@@ -138,10 +156,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     + [{"file": str(p), "reason": r} for p, r in loops.skipped],
                     "seconds": _summary(loops.durations),
                     "val_scores": _summary(list(val_scores)),
+                    "grids": grid_record(loops.paths, described.grids),
                     "train_seconds": round(time.monotonic() - started, 1),
                 },
                 "parity": parity,
-                "selftest": {"scores": selftest_scores},
+                "selftest": {
+                    "scores": selftest_scores,
+                    **selftest(fits, calibration, selftest_scores, in_overall, frontend.sample_rate),
+                },
                 "versions": {
                     "python": platform.python_version(),
                     "torch": torch.__version__,

@@ -21,7 +21,7 @@ from rtloop.manifest_schema import DETECTOR_FILE, ENCODER_FILE, FORMAT, FORMAT_V
 from rtloop.onnx_wire import external_tensors
 
 MANIFEST = "manifest.json"
-MAX_MANIFEST_BYTES = 1 << 20  # ours are ~4 kB (a Deep SVDD center included)
+MAX_MANIFEST_BYTES = 16 << 20  # ours are ~10 kB, plus ~80 bytes per training loop (training.grids)
 MAX_MANIFEST_NESTING = 32  # ours nest 4 deep
 MAX_GRAPH_BYTES = 2 << 30  # protobuf's own limit for one message
 
@@ -118,14 +118,39 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class AspectModel:
+    """One aspect's detector graph (``features [B, dim] -> score [B]``) and its calibration."""
+
+    name: str
+    file: str
+    dim: int
+    calibration: Calibration
+
+
+@dataclass(frozen=True)
+class Overall:
+    """How the overall variation is made from the aspects (format 2): which aspects, and its calibration."""
+
+    aspects: tuple[str, ...]
+    calibration: Calibration
+
+
+@dataclass(frozen=True)
 class Bundle:
-    """A loaded, schema-checked and hash-verified bundle."""
+    """A loaded, schema-checked and hash-verified bundle.
+
+    ``calibration`` and ``features`` are those of the network's detector (``detector.onnx``), the
+    ``sound`` aspect; ``aspects`` holds the descriptor aspects of a format-2 bundle (empty in format 1,
+    whose overall variation is the network's alone), ``overall`` how they combine.
+    """
 
     path: Path
     manifest: dict[str, Any]
     frontend: FrontEndConfig
     calibration: Calibration
     features: str
+    aspects: tuple[AspectModel, ...] = ()
+    overall: Overall | None = None
 
     @property
     def encoder_path(self) -> Path:
@@ -193,12 +218,23 @@ def load_bundle(path: Path) -> Bundle:
         manifest = parse_manifest(data)
     except BundleError as exc:
         raise BundleError(f"{path}: {exc}") from None
+    aspects = tuple(
+        AspectModel(name, spec["file"], spec["dim"], Calibration.from_dict(spec["calibration"]))
+        for name, spec in manifest.get("aspects", {}).items()
+    )
+    overall = None
+    if "overall" in manifest:
+        overall = Overall(
+            tuple(manifest["overall"]["aspects"]), Calibration.from_dict(manifest["overall"]["calibration"])
+        )
     bundle = Bundle(
         path,
         manifest,
         FrontEndConfig.from_dict(manifest["frontend"]),
         Calibration.from_dict(manifest["calibration"]),
         manifest["features"],
+        aspects,
+        overall,
     )
     for name in manifest["files"]:
         (bundle.read_graph if name.endswith(".onnx") else bundle.read_file)(name)

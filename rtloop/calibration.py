@@ -32,10 +32,13 @@ class Calibration:
     quantile: float = 0.95
     method: str = METHOD
 
+    def logit(self, scores: np.ndarray) -> np.ndarray:
+        """Raw scores in units of the calibration: 0 at the threshold, ln 19 per threshold-median spread."""
+        return (np.asarray(scores, dtype=np.float64) - self.threshold) / self.width
+
     def variation(self, scores: np.ndarray) -> np.ndarray:
         """Map raw scores (higher = more anomalous) to 0..1."""
-        z = (np.asarray(scores, dtype=np.float64) - self.threshold) / self.width
-        return 0.5 * (1.0 + np.tanh(0.5 * np.clip(z, -500, 500)))  # logistic, overflow-free
+        return 0.5 * (1.0 + np.tanh(0.5 * np.clip(self.logit(scores), -500, 500)))  # logistic, overflow-free
 
     def flagged(self, scores: np.ndarray) -> np.ndarray:
         """True where a raw score is over the threshold."""
@@ -62,3 +65,19 @@ def fit_calibration(normal_scores: np.ndarray, quantile: float = 0.95) -> Calibr
     if spread <= 0.0:  # (near-)constant scores: keep the map a steep, valid step at the threshold
         spread = max(abs(threshold), 1.0) * 1e-6
     return Calibration(median=median, threshold=threshold, width=spread / math.log(19.0), quantile=quantile)
+
+
+OVERALL_METHOD = "logsumexp-of-logits"
+
+
+def combine_logits(logits: dict[str, np.ndarray], aspects: tuple[str, ...]) -> np.ndarray:
+    """The overall raw score of several aspects: log-sum-exp of their calibrated logits.
+
+    Each aspect's logit is 0 at its own threshold, so the aspects are on one scale whatever their
+    detectors' units. Log-sum-exp is a smooth maximum: one aspect far out lifts the overall as much as
+    it lifts itself (a wrong-notes loop is as unusual as its harmony), and several aspects a little out
+    add up. The overall has its own calibration, fitted on held-out normal loops.
+    """
+    stacked = np.stack([np.asarray(logits[a], dtype=np.float64) for a in aspects])
+    top = stacked.max(axis=0)
+    return top + np.log(np.exp(stacked - top).sum(axis=0))

@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rtloop import __version__
 from rtloop import cli_values as values
@@ -29,7 +30,10 @@ from rtloop.osc_spec import (
 )
 from rtloop.paths import default_cache_dir
 from rtloop.takes import TakesConfig, plot_session, read_session, summarise_session
-from rtloop.train_config import AMODELS, DETECTORS, FEATURES, TrainConfig
+from rtloop.train_config import AMODELS, DETECTORS, FEATURES, OVERALL_CHOICES, TrainConfig
+
+if TYPE_CHECKING:
+    from rtloop.scorer import Scores
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -41,7 +45,24 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clap-ckpt", type=Path, help="local LAION-CLAP checkpoint (.pt)")
     p.add_argument("--amodel", default=TrainConfig.amodel, choices=AMODELS)
     p.add_argument("--no-fusion", action="store_true", help="no feature fusion: loops over 10 s use their first 10 s")
-    p.add_argument("--detector", default=TrainConfig.detector, choices=DETECTORS)
+    p.add_argument(
+        "--detector",
+        default=TrainConfig.detector,
+        choices=DETECTORS,
+        help="detector of the network's features, the 'sound' aspect (default: the paper's residual Deep SVDD)",
+    )
+    p.add_argument(
+        "--aspect-detector",
+        default=TrainConfig.aspect_detector,
+        choices=DETECTORS,
+        help="detector of each descriptor aspect: rhythm, harmony, timbre, integrity (default: the best measured)",
+    )
+    p.add_argument(
+        "--overall",
+        default=TrainConfig.overall,
+        choices=OVERALL_CHOICES,
+        help="whether the overall variation includes the sound aspect (auto: only with a pretrained encoder)",
+    )
     p.add_argument(
         "--features",
         default=TrainConfig.features,
@@ -53,6 +74,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--bars-hint", type=values.bars, help="bars per loop in this folder; the live daemon's default --bars"
     )
+    p.add_argument("--bpm", type=values.bpm, help="tempo of loops whose files carry none (acid chunk, file name)")
+    p.add_argument("--beats-per-bar", type=values.beats_per_bar, default=TrainConfig.beats_per_bar)
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument(
         "--val-fraction",
@@ -83,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", type=Path)
     p.add_argument("files", type=Path, nargs="+")
     p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.add_argument("--bpm", type=values.bpm, help="tempo of files that carry none (acid chunk, file name)")
+    p.add_argument("--bars-hint", type=values.bars, help="bars per loop of files that carry no tempo")
+    p.add_argument("--beats-per-bar", type=values.beats_per_bar, default=4)
 
     p = sub.add_parser("eval", help="ROC-AUC / PR-AUC of bundles on normal vs anomalous loops")
     p.add_argument("bundles", type=Path, nargs="+", help="one or more bundles trained on the same loops")
@@ -246,6 +272,10 @@ def _train(args: argparse.Namespace) -> int:
             val_fraction=args.val_fraction,
             quantile=args.quantile,
             bars_hint=args.bars_hint,
+            bpm=args.bpm,
+            beats_per_bar=args.beats_per_bar,
+            aspect_detector=args.aspect_detector,
+            overall=args.overall,
             cache_dir=args.cache_dir or default_cache_dir(),
             download_url=args.checkpoint_url,
         )
@@ -257,34 +287,56 @@ def _train(args: argparse.Namespace) -> int:
         f"threshold {cal['threshold']:.4g} (q{cal['quantile']:.2f}), "
         f"parity cosine {manifest['parity']['embedding_cosine_min']:.6f}"
     )
+    sources = ", ".join(f"{n} {source}" for source, n in manifest["training"]["grids"]["sources"].items())
+    print(
+        f"aspects: {', '.join(manifest['aspects'])} ({args.aspect_detector}) and sound ({args.detector}); "
+        f"overall combines {', '.join(manifest['overall']['aspects'])}; loop grids: {sources}"
+    )
     return 0
 
 
 def _score(args: argparse.Namespace) -> int:
+    from rtloop.grid import grid_for_file
     from rtloop.scorer import Scorer
 
     bundle = load_bundle(args.bundle)
     scorer = Scorer(bundle)
+    rate = bundle.frontend.sample_rate
     failed = 0
     for path in args.files:
         try:
-            scores = scorer.score([load_audio(path, bundle.frontend.sample_rate)])
+            wave = load_audio(path, rate)
         except AudioError as exc:
             failed += 1
             print(f"{path}: {exc}", file=sys.stderr)
             continue
-        row = {
-            "file": str(path),
-            "score": float(scores.raw[0]),
-            "variation": float(scores.variation[0]),
-            "flagged": bool(scores.flagged[0]),
-        }
+        grid = grid_for_file(path, wave, rate, args.bpm, args.bars_hint, args.beats_per_bar)
+        scores = scorer.score([wave], [grid])
+        row = score_row(path, scores)
         if args.json:
             print(json.dumps(row))
         else:
             flag = "  FLAGGED" if row["flagged"] else ""
-            print(f"{path}: score {row['score']:.5g}  variation {row['variation']:.3f}{flag}")
+            aspects = "".join(f"  {name} {value:.2f}" for name, value in row["aspects"].items())
+            print(f"{path}: score {row['score']:.5g}  variation {row['variation']:.3f}{flag}{aspects}")
     return 1 if failed else 0
+
+
+def score_row(path: Path, scores: Scores) -> dict[str, Any]:
+    """One file's scores as ``rtloop score --json`` prints them."""
+    row: dict[str, Any] = {
+        "file": str(path),
+        "score": float(scores.raw[0]),
+        "variation": float(scores.variation[0]),
+        "flagged": bool(scores.flagged[0]),
+        "aspects": {name: float(values[0]) for name, values in scores.aspects.items()},
+    }
+    if scores.aspects:
+        row["top_aspect"] = max(row["aspects"], key=row["aspects"].__getitem__)
+    if scores.grids:
+        grid = scores.grids[0]
+        row["grid"] = {"source": grid.source.value, "bpm": round(grid.bpm, 2), "bars": grid.bars}
+    return row
 
 
 def _eval(args: argparse.Namespace) -> int:

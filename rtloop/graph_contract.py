@@ -106,19 +106,20 @@ def check_encoder(session: Session, frontend: FrontEndConfig) -> dict[str, int]:
     return {"latent": latent_width, "embedding": EMBEDDING_WIDTH}
 
 
-def check_detector(session: Session, width: int, features: str) -> None:
-    """Check ``features [batch, width]`` -> ``score [batch]``.
+def check_detector(session: Session, width: int, features: str, file: str = DETECTOR_FILE) -> None:
+    """Check ``features [batch, width]`` -> ``score [batch]`` of the detector graph ``file``.
 
     Raises:
         BundleError: a missing, extra or misshapen tensor, naming it and both shapes.
     """
     try:
         _check(
-            DETECTOR_FILE,
+            file,
             session,
             [Spec("features", "tensor(float)", (None, width))],
             [],
             [Spec("score", "tensor(float)", (None,))],
         )
     except BundleError as exc:
-        raise BundleError(f"{exc}; the manifest's features are the encoder's {features} ({width} wide)") from None
+        what = f"the encoder's {features}" if file == DETECTOR_FILE else f"the {features} descriptors"
+        raise BundleError(f"{exc}; the manifest's features are {what} ({width} wide)") from None

@@ -18,10 +18,14 @@ from rtloop.errors import BundleError
 from rtloop.train_config import FEATURES
 
 FORMAT = "rtloop-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ENCODER_FILE = "encoder.onnx"
 DETECTOR_FILE = "detector.onnx"
+DESCRIPTOR_ASPECTS = ("rhythm", "harmony", "timbre", "integrity")  # rtloop.descriptors.ASPECTS
+SOUND = "sound"  # the network's aspect: detector.onnx on the encoder's features
+ASPECT_KEYS = ("file", "dim", "detector", "calibration")
 CALIBRATION_METHOD = "logistic-quantile"
+OVERALL_METHOD = "logsumexp-of-logits"  # rtloop.calibration.OVERALL_METHOD
 MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 384_000
 MAX_BARS = 64
@@ -172,6 +176,28 @@ class Field:
     since: int = 1
 
 
+def _calibration_fields(key: str, since: int = 1, required: bool = True) -> tuple[Field, ...]:
+    """The fields of one calibration (the network detector's, an aspect's or the overall's)."""
+    return (
+        Field(key, mapping_of(CALIBRATION_KEYS), required, since),
+        Field(f"{key}.method", one_of(CALIBRATION_METHOD), required, since),
+        Field(f"{key}.median", number(), required, since),
+        Field(f"{key}.threshold", number(), required, since),
+        Field(f"{key}.width", number(above=0.0), required, since),
+        Field(f"{key}.quantile", number(above=0.0, high=1.0), False, since),
+    )
+
+
+def aspect_list(value: Any) -> None:
+    """A non-empty list of distinct aspect names."""
+    known = (*DESCRIPTOR_ASPECTS, SOUND)
+    if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value):
+        raise Invalid(f"is {_describe(value)}, not a non-empty list of distinct aspects")
+    for item in value:
+        if item not in known:
+            raise Invalid(f"names {_describe(item)}, not one of {', '.join(known)}")
+
+
 FIELDS: tuple[Field, ...] = (
     Field("rtloop_version", text, required=False),
     Field("files", file_table),
@@ -195,15 +221,30 @@ FIELDS: tuple[Field, ...] = (
     Field("features", one_of(*FEATURES)),
     Field("detector", mapping),
     Field("detector.name", text),
-    Field("calibration", mapping_of(CALIBRATION_KEYS)),
-    Field("calibration.method", one_of(CALIBRATION_METHOD)),
-    Field("calibration.median", number()),
-    Field("calibration.threshold", number()),
-    Field("calibration.width", number(above=0.0)),
-    Field("calibration.quantile", number(above=0.0, high=1.0), required=False),
+    *_calibration_fields("calibration"),
     Field("bars_hint", optional(integer(1, MAX_BARS)), required=False),
     Field("selftest", mapping),
     Field("selftest.scores", numbers(SELFTEST_SIGNALS)),
+    # format 2: present together or not at all (checked in _aspects_agree)
+    Field("aspects", mapping_of(DESCRIPTOR_ASPECTS), required=False, since=2),
+    *(
+        field
+        for aspect in DESCRIPTOR_ASPECTS
+        for field in (
+            Field(f"aspects.{aspect}", mapping_of(ASPECT_KEYS), required=False, since=2),
+            Field(f"aspects.{aspect}.file", one_of(f"{aspect}.onnx"), required=False, since=2),
+            Field(f"aspects.{aspect}.dim", integer(1, 4096), required=False, since=2),
+            Field(f"aspects.{aspect}.detector", mapping, required=False, since=2),
+            Field(f"aspects.{aspect}.detector.name", text, required=False, since=2),
+            *_calibration_fields(f"aspects.{aspect}.calibration", since=2, required=False),
+            Field(f"selftest.aspects.{aspect}", numbers(SELFTEST_SIGNALS), required=False, since=2),
+        )
+    ),
+    Field("overall", mapping, required=False, since=2),
+    Field("overall.method", one_of(OVERALL_METHOD), required=False, since=2),
+    Field("overall.aspects", aspect_list, required=False, since=2),
+    *_calibration_fields("overall.calibration", since=2, required=False),
+    Field("selftest.overall", numbers(SELFTEST_SIGNALS), required=False, since=2),
 )
 
 
@@ -225,7 +266,34 @@ def _fusion_agrees(m: dict[str, Any]) -> str | None:
     return None
 
 
-RELATIONS: tuple[Callable[[dict[str, Any]], str | None], ...] = (_frontend_relations, _fusion_agrees)
+def _aspects_agree(m: dict[str, Any]) -> str | None:
+    """Format 2: each aspect is complete and its graph listed in files, with its self-test scores; the
+    overall is complete and names only aspects the bundle has."""
+    aspects = m.get("aspects", {})
+    for name, spec in aspects.items():
+        missing = [key for key in ASPECT_KEYS if key not in spec]
+        if missing:
+            return f"aspects.{name} lacks {', '.join(missing)}"
+        if spec["file"] not in m["files"]:
+            return f"aspects.{name}.file {spec['file']!r} is not listed in files"
+        if name not in m["selftest"].get("aspects", {}):
+            return f"selftest.aspects lacks {name}"
+    overall = m.get("overall", {})
+    lacking = [key for key in ("method", "aspects", "calibration") if overall and key not in overall]
+    if lacking:
+        return f"overall lacks {', '.join(lacking)}"
+    if overall and "overall" not in m["selftest"]:
+        return "selftest lacks overall"
+    have = {*aspects, SOUND}
+    missing = [a for a in m.get("overall", {}).get("aspects", []) if a not in have]
+    if missing:
+        return f"overall.aspects names {', '.join(missing)}, which the bundle has no graph for"
+    if ("overall" in m) != bool(aspects):
+        return "aspects and overall come together (format 2)"
+    return None
+
+
+RELATIONS: tuple[Callable[[dict[str, Any]], str | None], ...] = (_frontend_relations, _fusion_agrees, _aspects_agree)
 
 
 _MISSING = object()

@@ -99,7 +99,7 @@ class Reporter:
         self.summary.results.append(result)
         self.summary.scored += 1
         if self.takes is not None:
-            self.takes.add(audio, result.bar, result.bpm, result.raw, result.variation, result.flagged)
+            self.takes.add(audio, result.bar, result.bpm, result.raw, result.variation, result.flagged, result.aspects)
         self.print_line(loop_line(result))
 
     def pong(self) -> None:

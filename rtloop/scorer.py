@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnxruntime as ort
 
+from rtloop.aspects import ASPECTS
 from rtloop.bundle import DETECTOR_FILE, ENCODER_FILE, Bundle, selftest_waves
+from rtloop.calibration import combine_logits
+from rtloop.descriptors import describe
 from rtloop.errors import BundleError
 from rtloop.frontend import batch_inputs
 from rtloop.graph_contract import check_detector, check_encoder
+from rtloop.grid import Grid, estimate_grid, window_grid
 
 SELFTEST_RTOL = 1e-3
 
@@ -27,12 +31,21 @@ def preferred_providers() -> list[str]:
 
 @dataclass(frozen=True)
 class Scores:
-    """Scores of a batch of loops."""
+    """Scores of a batch of loops.
+
+    ``raw``, ``variation`` and ``flagged`` are the overall ones; ``aspects`` and ``aspect_raw`` hold
+    each aspect's variation (0..1) and raw detector score, in :data:`rtloop.aspects.ASPECTS` order
+    (empty for a format-1 bundle, whose overall is the network's alone); ``grids`` the grid each loop
+    was described against.
+    """
 
     raw: np.ndarray
     variation: np.ndarray
     flagged: np.ndarray
     embedding: np.ndarray
+    aspects: dict[str, np.ndarray] = field(default_factory=dict)
+    aspect_raw: dict[str, np.ndarray] = field(default_factory=dict)
+    grids: tuple[Grid, ...] = ()
 
 
 def _session(bundle: Bundle, name: str, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
@@ -80,11 +93,17 @@ class Scorer:
         try:
             self.encoder = _session(bundle, ENCODER_FILE, options, wanted)
             self.detector = _session(bundle, DETECTOR_FILE, options, wanted)
+            # descriptor detectors are small: the CPU runs them faster than a transfer to a GPU would take
+            self.aspect_detectors = {
+                a.name: _session(bundle, a.file, options, ["CPUExecutionProvider"]) for a in bundle.aspects
+            }
         finally:
             ort.set_default_logger_severity(3)
         try:
             widths = check_encoder(self.encoder, bundle.frontend)
             check_detector(self.detector, widths[bundle.features], bundle.features)
+            for aspect in bundle.aspects:
+                check_detector(self.aspect_detectors[aspect.name], aspect.dim, aspect.name, aspect.file)
         except BundleError as exc:
             raise BundleError(f"{bundle.path}: {exc}") from None
         self._encoder_inputs = {i.name for i in self.encoder.get_inputs()}
@@ -104,17 +123,60 @@ class Scorer:
         latent, embedding = self.encoder.run(["latent", "embedding"], feeds)
         return latent, embedding
 
-    def score_features(self, features: np.ndarray) -> np.ndarray:
-        """Raw detector scores (float64) for a batch of features."""
-        (score,) = self.detector.run(["score"], {"features": np.ascontiguousarray(features, dtype=np.float32)})
+    def score_features(self, features: np.ndarray, aspect: str | None = None) -> np.ndarray:
+        """Raw detector scores (float64) for a batch of features: the network's detector, or the
+        detector of a descriptor ``aspect``."""
+        session = self.detector if aspect is None else self.aspect_detectors[aspect]
+        (score,) = session.run(["score"], {"features": np.ascontiguousarray(features, dtype=np.float32)})
         return score.astype(np.float64)
 
-    def score(self, waves: list[np.ndarray]) -> Scores:
-        """Score mono waveforms: raw score, variation 0..1, over-threshold flag, embedding."""
+    def grids_for(self, waves: list[np.ndarray], grids: list[Grid | None] | None, windows: bool) -> list[Grid]:
+        """The grid of each wave: as given, else estimated from its audio (as a clock-free window with
+        ``windows``, else as a loop of whole bars)."""
+        rate = self.bundle.frontend.sample_rate
+        estimate = window_grid if windows else estimate_grid
+        given = grids if grids is not None else [None] * len(waves)
+        return [grid if grid is not None else estimate(wave, rate) for wave, grid in zip(waves, given, strict=True)]
+
+    def describe(self, waves: list[np.ndarray], grids: list[Grid]) -> dict[str, np.ndarray]:
+        """Descriptor vectors of every aspect of the bundle, stacked per aspect: (batch, dim)."""
+        rate = self.bundle.frontend.sample_rate
+        described = [describe(wave, rate, grid) for wave, grid in zip(waves, grids, strict=True)]
+        return {a.name: np.stack([d[a.name] for d in described]) for a in self.bundle.aspects}
+
+    def score(self, waves: list[np.ndarray], grids: list[Grid | None] | None = None, windows: bool = False) -> Scores:
+        """Score mono waveforms at the bundle's rate, overall and per aspect.
+
+        Args:
+            waves: the loops.
+            grids: each loop's grid (the clock's live, the file's offline); None or a None entry: estimated.
+            windows: loops are clock-free windows (``--window``), not whole bars, for the estimate.
+        """
         latent, embedding = self.embed(waves)
-        raw = self.score_features(latent if self.bundle.features == "latent" else embedding)
-        calibration = self.bundle.calibration
-        return Scores(raw, calibration.variation(raw), calibration.flagged(raw), embedding)
+        sound_raw = self.score_features(latent if self.bundle.features == "latent" else embedding)
+        if not self.bundle.aspects or self.bundle.overall is None:
+            calibration = self.bundle.calibration
+            return Scores(sound_raw, calibration.variation(sound_raw), calibration.flagged(sound_raw), embedding)
+        used = self.grids_for(waves, grids, windows)
+        raw = {
+            a.name: self.score_features(x, a.name)
+            for a, x in zip(self.bundle.aspects, self.describe(waves, used).values(), strict=True)
+        }
+        raw["sound"] = sound_raw
+        calibrations = {a.name: a.calibration for a in self.bundle.aspects} | {"sound": self.bundle.calibration}
+        logits = {name: calibrations[name].logit(values) for name, values in raw.items()}
+        overall = self.bundle.overall
+        overall_raw = combine_logits(logits, overall.aspects)
+        order = [a for a in ASPECTS if a in raw]
+        return Scores(
+            overall_raw,
+            overall.calibration.variation(overall_raw),
+            overall.calibration.flagged(overall_raw),
+            embedding,
+            {name: calibrations[name].variation(raw[name]) for name in order},
+            {name: raw[name] for name in order},
+            tuple(used),
+        )
 
     def warm_up(self) -> None:
         """Run the graphs once so the first live bar does not pay for lazy initialisation (the self-test,
@@ -126,7 +188,8 @@ class Scorer:
         """Nothing to release: the sessions are freed with this object."""
 
     def self_test(self) -> float:
-        """Score the fixed self-test signals and compare with the PyTorch scores the export recorded.
+        """Score the fixed self-test signals and compare with the PyTorch scores the export recorded:
+        the network's detector, and for a format-2 bundle every aspect's and the overall score.
 
         Returns:
             the largest relative difference.
@@ -134,15 +197,26 @@ class Scorer:
         Raises:
             BundleError: a difference above 1e-3, or no recorded reference.
         """
-        expected = np.asarray(self.bundle.manifest.get("selftest", {}).get("scores", []), dtype=np.float64)
+        recorded = self.bundle.manifest.get("selftest", {})
         waves = selftest_waves(self.bundle.frontend.sample_rate)
-        if expected.shape != (len(waves),):
-            raise BundleError(f"{self.bundle.path}: manifest has no self-test scores")
-        got = self.score(waves).raw
-        rel = float(np.max(np.abs(got - expected) / np.maximum(np.abs(expected), 1e-12)))
-        if not rel <= SELFTEST_RTOL:
-            raise BundleError(
-                f"{self.bundle.path}: the graphs score the self-test signals {got.tolist()}, "
-                f"the manifest says {expected.tolist()} (relative difference {rel:.2e})"
-            )
-        return rel
+        scores = self.score(waves)
+        pairs = {"the network's detector": (scores.aspect_raw.get("sound", scores.raw), recorded.get("scores", []))}
+        if self.bundle.overall is not None:
+            pairs |= {
+                f"aspect {a}": (scores.aspect_raw[a], recorded.get("aspects", {}).get(a, []))
+                for a in self.bundle.manifest["aspects"]
+            }
+            pairs["the overall"] = (scores.raw, recorded.get("overall", []))
+        worst = 0.0
+        for what, (got, wanted) in pairs.items():
+            expected = np.asarray(wanted, dtype=np.float64)
+            if expected.shape != (len(waves),):
+                raise BundleError(f"{self.bundle.path}: manifest has no self-test scores for {what}")
+            rel = float(np.max(np.abs(got - expected) / np.maximum(np.abs(expected), 1e-12)))
+            if not rel <= SELFTEST_RTOL:
+                raise BundleError(
+                    f"{self.bundle.path}: the graphs score the self-test signals {got.tolist()} for {what}, "
+                    f"the manifest says {expected.tolist()} (relative difference {rel:.2e})"
+                )
+            worst = max(worst, rel)
+        return worst

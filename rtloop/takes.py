@@ -28,18 +28,20 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from rtloop.aspects import ASPECTS
 from rtloop.errors import TakesError
 from rtloop.resources import Closing
 
 log = logging.getLogger(__name__)
 LOG_FIELDS = ("event", "wall_time", "bar", "bpm", "score", "variation", "flagged", "marked", "file")
+CSV_FIELDS = (*LOG_FIELDS, *ASPECTS)
 JSONL = "session.jsonl"
 CSV = "session.csv"
 PART_SUFFIX = ".part"  # a take being written is ".<name>.part" until it is renamed to <name>
@@ -95,6 +97,12 @@ class LoopRecord:
     flagged: bool
     marked: bool
     file: str
+    aspects: dict[str, float] = field(default_factory=dict)  # per-aspect variation (format-2 bundles)
+
+    def csv_row(self) -> dict[str, object]:
+        """The record as a CSV row: the fields, then one column per aspect (empty where absent)."""
+        row: dict[str, object] = {k: v for k, v in asdict(self).items() if k != "aspects"}
+        return row | {aspect: self.aspects.get(aspect, "") for aspect in ASPECTS}
 
 
 @dataclass(frozen=True)
@@ -247,7 +255,7 @@ class TakeKeeper(Closing):
         self._kept_before: set[str] | None = None  # flagged or marked takes in the log at start, read on first need
         self._kept_now: set[str] = set()  # flagged or marked takes of this run
         header = io.StringIO()
-        csv.DictWriter(header, fieldnames=LOG_FIELDS).writeheader()
+        csv.DictWriter(header, fieldnames=CSV_FIELDS).writeheader()
         self._logs = (
             _AppendLog(cfg.folder / JSONL, b"", cfg.backlog_lines, cfg.log_max_bytes),
             _AppendLog(cfg.folder / CSV, header.getvalue().encode(), cfg.backlog_lines, cfg.log_max_bytes),
@@ -290,10 +298,32 @@ class TakeKeeper(Closing):
                 abandoned=self._abandoned,
             )
 
-    def add(self, audio: np.ndarray, bar: int, bpm: float, score: float, variation: float, flagged: bool) -> None:
+    def add(
+        self,
+        audio: np.ndarray,
+        bar: int,
+        bpm: float,
+        score: float,
+        variation: float,
+        flagged: bool,
+        aspects: dict[str, float] | None = None,
+    ) -> None:
         """Hand over a scored loop (worker thread; never blocks: a full queue drops and counts)."""
         # Plain Python numbers: numpy scalars (np.float32) would make the JSON log line fail later.
-        self._offer(("loop", audio, time.time(), int(bar), float(bpm), float(score), float(variation), bool(flagged)))
+        per_aspect = {str(k): float(v) for k, v in (aspects or {}).items()}
+        self._offer(
+            (
+                "loop",
+                audio,
+                time.time(),
+                int(bar),
+                float(bpm),
+                float(score),
+                float(variation),
+                bool(flagged),
+                per_aspect,
+            )
+        )
 
     def mark(self) -> None:
         """Mark the last scored loop as interesting: it is kept, and the mark is logged."""
@@ -389,10 +419,18 @@ class TakeKeeper(Closing):
             self._problem = None
 
     def _loop(
-        self, audio: np.ndarray, when: float, bar: int, bpm: float, score: float, variation: float, flagged: bool
+        self,
+        audio: np.ndarray,
+        when: float,
+        bar: int,
+        bpm: float,
+        score: float,
+        variation: float,
+        flagged: bool,
+        aspects: dict[str, float],
     ) -> None:
         file = self._keep(audio, when, bar, bpm, score) if flagged or self.cfg.keep_all else ""
-        record = LoopRecord("loop", _iso(when), bar, bpm, score, variation, flagged, False, file)
+        record = LoopRecord("loop", _iso(when), bar, bpm, score, variation, flagged, False, file, aspects)
         self._last = (audio, record)
         self._append(record)
 
@@ -404,7 +442,18 @@ class TakeKeeper(Closing):
         file = loop.file or self._keep(audio, when, loop.bar, loop.bpm, loop.score)
         self._last = (audio, LoopRecord(**{**asdict(loop), "file": file}))
         self._append(
-            LoopRecord("mark", _iso(when), loop.bar, loop.bpm, loop.score, loop.variation, loop.flagged, True, file)
+            LoopRecord(
+                "mark",
+                _iso(when),
+                loop.bar,
+                loop.bpm,
+                loop.score,
+                loop.variation,
+                loop.flagged,
+                True,
+                file,
+                loop.aspects,
+            )
         )
 
     def _keep(self, audio: np.ndarray, when: float, bar: int, bpm: float, score: float) -> str:
@@ -431,7 +480,7 @@ class TakeKeeper(Closing):
         if record.file and (record.flagged or record.marked):
             self._kept_now.add(record.file)
         row = io.StringIO()
-        csv.DictWriter(row, fieldnames=LOG_FIELDS).writerow(asdict(record))
+        csv.DictWriter(row, fieldnames=CSV_FIELDS).writerow(record.csv_row())
         jsonl, csv_log = self._logs
         taken = [jsonl.offer((json.dumps(asdict(record)) + "\n").encode()), csv_log.offer(row.getvalue().encode())]
         if not all(taken):
@@ -557,7 +606,12 @@ def _parse_record(line: bytes) -> LoopRecord | None:
         row = json.loads(line)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return None
-    if not isinstance(row, dict) or set(row) != set(LOG_FIELDS):
+    if not isinstance(row, dict) or set(row) - {"aspects"} != set(LOG_FIELDS):
+        return None
+    aspects = row.get("aspects", {})
+    if not isinstance(aspects, dict) or not all(
+        a in ASPECTS and isinstance(v, (int, float)) and not isinstance(v, bool) for a, v in aspects.items()
+    ):
         return None
     number = (int, float)
     kinds_ok = (
@@ -640,6 +694,8 @@ def summarise_session(folder: Path, top: int = 10) -> str:
     lines = [head]
     for r in sorted(loops, key=lambda r: r.score, reverse=True)[:top]:
         tags = ("  FLAG" if r.flagged else "") + ("  MARKED" if r.bar in marked else "")
+        if r.aspects:
+            tags += f"  most: {max(r.aspects, key=r.aspects.__getitem__)}"
         file = f"{r.file} (missing)" if r.file in missing else r.file
         lines.append(
             f"  bar {r.bar:>5}  {r.wall_time}  score {r.score:10.4g}  variation {r.variation:.2f}{tags}  {file}"
@@ -648,7 +704,7 @@ def summarise_session(folder: Path, top: int = 10) -> str:
 
 
 def plot_session(records: list[LoopRecord], threshold: float, path: Path) -> None:
-    """PNG of the session: bar on x, variation on y, threshold line, marks."""
+    """PNG of the session: bar on x, variation on y (overall, and each aspect below it), threshold line, marks."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -656,8 +712,17 @@ def plot_session(records: list[LoopRecord], threshold: float, path: Path) -> Non
 
     loops = [r for r in records if r.event == "loop"]
     marks = [r for r in records if r.event == "mark"]
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+    aspects = [a for a in ASPECTS if any(a in r.aspects for r in loops)]
+    fig, axes = plt.subplots(1 + len(aspects), 1, figsize=(10, 3.0 + 1.1 * len(aspects)), sharex=True, squeeze=False)
+    ax = axes[0, 0]
     ax.plot([r.bar for r in loops], [r.variation for r in loops], ".-", lw=0.8, label="variation")
+    for row, aspect in enumerate(aspects, start=1):
+        sub = axes[row, 0]
+        with_aspect = [r for r in loops if aspect in r.aspects]
+        sub.plot([r.bar for r in with_aspect], [r.aspects[aspect] for r in with_aspect], ".-", lw=0.6, ms=2)
+        sub.axhline(threshold, color="gray", ls="--", lw=0.8)
+        sub.set_ylim(-0.02, 1.02)
+        sub.set_ylabel(aspect, fontsize=8)
     flagged = [r for r in loops if r.flagged]
     ax.scatter(
         [r.bar for r in flagged], [r.variation for r in flagged], color="tab:red", zorder=3, label="over threshold"
@@ -667,7 +732,7 @@ def plot_session(records: list[LoopRecord], threshold: float, path: Path) -> Non
         ax.axvline(r.bar, color="tab:green", lw=1.2)
     if marks:
         ax.plot([], [], color="tab:green", label="marked")
-    ax.set_xlabel("bar")
+    axes[-1, 0].set_xlabel("bar")
     ax.set_ylabel("variation")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(loc="upper right", fontsize=8)

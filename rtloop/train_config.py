@@ -25,6 +25,7 @@ class DetectorName(str, Enum):
 
 
 DETECTORS = tuple(d.value for d in DetectorName)
+OVERALL_CHOICES = ("auto", "with-sound", "without-sound")
 FEATURES = ("latent", "embedding")
 
 
@@ -36,7 +37,9 @@ class TrainConfig:
     output: Path
     amodel: str = AMODELS[0]
     fusion: bool = True
-    detector: str = DETECTORS[0]
+    detector: str = DETECTORS[0]  # the network's detector (the sound aspect), the paper's method
+    aspect_detector: str = DetectorName.MAHALANOBIS.value  # each descriptor aspect's detector
+    overall: str = OVERALL_CHOICES[0]  # whether the overall includes sound (auto: with a pretrained encoder)
     features: str = FEATURES[0]
     checkpoint: Path | None = None
     random_encoder: bool = False
@@ -45,5 +48,7 @@ class TrainConfig:
     val_fraction: float = 0.2
     quantile: float = 0.95
     bars_hint: int | None = None
+    bpm: float | None = None  # tempo of loops whose files say none (acid chunk, name)
+    beats_per_bar: int = 4
     cache_dir: Path | None = None
     download_url: str | None = None
