@@ -25,6 +25,7 @@ from rtloop.bundle import Bundle
 from rtloop.clock import ClockEvent, EventKind
 from rtloop.clocks import Clock
 from rtloop.errors import RtloopError
+from rtloop.grid import Grid, GridSource
 from rtloop.osc_spec import BARS_RANGE, Status
 from rtloop.reporter import Reporter
 from rtloop.results import LoopResult, Summary
@@ -49,7 +50,7 @@ class LoopScorer(Protocol):
     bundle: Bundle
     ready: bool
 
-    def submit(self, waves: list[np.ndarray]) -> None: ...
+    def submit(self, waves: list[np.ndarray], grids: list[Grid | None], windows: bool = False) -> None: ...
 
     def poll(self, now: float) -> Scores | None: ...
 
@@ -231,12 +232,20 @@ class Daemon:
                 self.reporter.skipped(window.last_bar, "NaN/Inf in the input audio")
             else:
                 self._in_flight = _InFlight(window, audio)
+                wave = resample(audio, self.audio.sample_rate, self._model_rate)
                 try:
-                    self.scorer.submit([resample(audio, self.audio.sample_rate, self._model_rate)])
+                    self.scorer.submit([wave], [self._grid(window)], windows=self.segmenter.window_frames is not None)
                 except ScorerFailed as exc:
                     self._fail_in_flight(f"scoring process failed: {exc}")
                     self._restart_scorer(str(exc), time.monotonic())
                 return
+
+    def _grid(self, window: Window) -> Grid | None:
+        """The window's grid from the clock (its tempo and the window's bars), or None where the clock
+        gives no tempo (clock-free windows, a clock still starting): the scorer then estimates it."""
+        if window.bpm <= 0:
+            return None
+        return Grid(window.bpm, self.beats_per_bar, self.segmenter.bars, GridSource.CLOCK)
 
     def _collect(self, now: float) -> None:
         """Report the scorer's answer if it has come; restart a scorer that died or hung."""

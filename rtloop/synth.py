@@ -9,7 +9,7 @@ import soundfile as sf
 
 RIFF = (0, 0, 7, 0, 5, 0, 7, 10)  # semitones over the root, one note per eighth
 ROOT_HZ = 55.0  # A1
-DEVIATIONS = ("instrument", "noise", "glitch", "wrong_notes")
+DEVIATIONS = ("instrument", "noise", "glitch", "wrong_notes", "broken_rhythm")
 
 
 def pluck(freq: float, samples: int, sample_rate: int, rng: np.random.Generator, damping: float = 0.996) -> np.ndarray:
@@ -41,7 +41,8 @@ def bass_loop(
 
     Args:
         deviation: None (normal), "instrument" (a square-wave synth plays the riff), "noise" (a loud
-            noise burst), "glitch" (stutter and dropouts) or "wrong_notes" (random pitches).
+            noise burst), "glitch" (stutter and dropouts), "wrong_notes" (random pitches) or
+            "broken_rhythm" (a quarter of the notes off the grid by a 16th triplet or more, two dropped).
     """
     if deviation is not None and deviation not in DEVIATIONS:
         raise ValueError(f"unknown deviation {deviation!r}")
@@ -49,12 +50,19 @@ def bass_loop(
     total = int(round(bars * beats_per_bar * 60.0 / bpm * sample_rate))
     out = np.zeros(total)
     notes = bars * beats_per_bar * 2
+    off_grid, dropped = set(), set()
+    if deviation == "broken_rhythm":
+        moved = rng.choice(notes, size=max(2, notes // 4) + 2, replace=False)
+        off_grid, dropped = set(moved[2:].tolist()), set(moved[:2].tolist())
     for k in range(notes):
+        if k in dropped:
+            continue
         semis = RIFF[k % len(RIFF)]
         if deviation == "wrong_notes" and rng.random() < 0.5:
             semis = int(rng.integers(1, 12))
         freq = ROOT_HZ * 2 ** (semis / 12)
-        start = int(round((k * eighth + rng.normal(0, 0.004)) * sample_rate))
+        shift = rng.uniform(1 / 3, 2 / 3) * eighth if k in off_grid else 0.0  # a 16th triplet or more late
+        start = int(round((k * eighth + shift + rng.normal(0, 0.004)) * sample_rate))
         start = min(max(start, 0), total - 1)
         length = min(int(eighth * 1.8 * sample_rate), total - start)
         gain = 0.5 * (1.0 + 0.1 * rng.standard_normal()) * (1.2 if k % 2 == 0 else 0.9)

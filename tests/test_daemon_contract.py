@@ -99,8 +99,9 @@ class FakeScorer:
         self.gone = False  # the pipe is broken: submit fails
         self._busy = False
 
-    def submit(self, waves: list[np.ndarray]) -> None:
+    def submit(self, waves: list[np.ndarray], grids: list, windows: bool = False) -> None:
         assert self.ready and not self._busy, "one request at a time"
+        self.grids = grids
         if self.gone:
             raise ScorerFailed("the scoring process is gone ([Errno 32] Broken pipe)")
         self.submitted += 1
@@ -165,6 +166,8 @@ def test_every_bar_is_scored_and_reported(rig) -> None:  # type: ignore[no-untyp
     assert rig.osc.values("/bar") == [1, 2, 3, 4]
     assert rig.osc.values("/status")[0] == "running"
     assert rig.daemon.summary.scored == 4
+    grid = rig.scorer.grids[0]  # the clock's tempo and the window's bars describe the loop
+    assert (grid.bpm, grid.beats_per_bar, grid.bars, grid.source.value) == (120.0, 4, 1, "clock")
 
 
 def test_disarm_skips_bars_and_arm_resumes_and_half_values_are_refused(rig) -> None:  # type: ignore[no-untyped-def]

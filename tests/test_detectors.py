@@ -124,8 +124,10 @@ def test_svdd_ensemble_averages_members_whose_training_loops_score_one_on_averag
     with torch.no_grad():
         z = det.scorer_.standardise(x)
         each = [m(z).numpy() for m in members]
-        assert all(float(m(det.scorer_.standardise(torch.as_tensor(data[0]))).mean()) == pytest.approx(1.0, rel=1e-4)
-                   for m in members)
+        assert all(
+            float(m(det.scorer_.standardise(torch.as_tensor(data[0]))).mean()) == pytest.approx(1.0, rel=1e-4)
+            for m in members
+        )
     np.testing.assert_allclose(det.decision_function(data[2]), np.mean(each, axis=0), rtol=1e-5)
 
 
@@ -166,7 +168,9 @@ def test_knn_is_the_mean_distance_to_the_k_nearest_standardised_training_loops(d
 
 @pytest.mark.parametrize("name", DETECTORS)
 def test_onnx_detector_takes_raw_features_and_matches_python_at_any_batch(
-    name: str, data, tmp_path: Path  # type: ignore[no-untyped-def]
+    name: str,
+    data,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     import onnx
 
