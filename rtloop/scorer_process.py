@@ -121,6 +121,7 @@ class ScorerProcess(Closing):
         self._process.start()
         child.close()
         self._state, self._since = _State.STARTING, time.monotonic()
+        self._sender: threading.Thread | None = None
         self._sent_failure: BaseException | None = None
         self.providers: list[str] = []
 
@@ -154,7 +155,10 @@ class ScorerProcess(Closing):
         if self._state is not _State.READY:
             raise RuntimeError(f"the scorer is {self._state.value}, not ready")
         self._sent_failure = None
-        threading.Thread(target=self._send, args=(self._conn, waves), name="rtloop-scorer-send", daemon=True).start()
+        self._sender = threading.Thread(
+            target=self._send, args=(self._conn, waves), name="rtloop-scorer-send", daemon=True
+        )
+        self._sender.start()
         self._state, self._since = _State.BUSY, time.monotonic()
 
     def _send(self, conn: Connection, waves: list[np.ndarray]) -> None:
@@ -228,6 +232,10 @@ class ScorerProcess(Closing):
         if self._process.is_alive():
             self._process.kill()
         self._process.join(timeout=5)
+        # The child's end is gone now, so a write still under way fails at once; only then may the
+        # connection close: its descriptor number is reused by the next child's pipe.
+        if self._sender is not None:
+            self._sender.join(timeout=5)
         self._conn.close()
 
     def close(self) -> None:
