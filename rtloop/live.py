@@ -174,6 +174,10 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
     with contextlib.ExitStack() as stack:
         bundle = load_bundle(cfg.bundle)
         audio: AudioSource = stack.enter_context(_audio_source(cfg, bundle.frontend.sample_rate))
+        summary = Summary()
+        takes = TakeKeeper(cfg.takes, audio.sample_rate) if cfg.takes else None  # a bad folder fails first
+        if takes is not None:
+            stack.callback(_close_takes, takes, summary)
         clock = stack.enter_context(_clock(cfg, audio.sample_rate))
         segmenter = _segmenter(cfg, bundle, audio)
         control = stack.enter_context(ControlServer(*cfg.control, prefix=prefix)) if cfg.control else None
@@ -183,7 +187,6 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
             )
         )
         osc = stack.enter_context(OscOut(list(cfg.osc), prefix))
-        takes = stack.enter_context(TakeKeeper(cfg.takes, audio.sample_rate)) if cfg.takes else None
         midi_out = None
         if cfg.midi_out is not None or cfg.midi_out_virtual:
             midi_out = stack.enter_context(
@@ -200,7 +203,7 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
             audio,
             clock,
             segmenter,
-            Reporter(osc, print_line, takes, midi_out),
+            Reporter(osc, print_line, takes, midi_out, summary),
             control=(control.commands,) if control else (),
             beats_per_bar=cfg.beats_per_bar,
         )
@@ -208,6 +211,11 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
             print_line("press Enter to mark the last loop as a take")
             threading.Thread(target=_marks_from_terminal, args=(daemon.requests,), daemon=True).start()
         yield daemon
+
+
+def _close_takes(takes: TakeKeeper, summary: Summary) -> None:
+    """Close the takes writer (bounded) and put what it could not write into the run's summary."""
+    summary.takes_lost = takes.close().describe()
 
 
 @contextlib.contextmanager

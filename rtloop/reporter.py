@@ -24,6 +24,7 @@ class Reporter:
         print_line: where terminal lines go.
         takes: keeper of takes and the session log, or None.
         midi_out: MIDI control changes for hosts without OSC, or None.
+        summary: where the run's results go (a new one by default).
     """
 
     def __init__(
@@ -32,12 +33,13 @@ class Reporter:
         print_line: Callable[[str], None],
         takes: TakeKeeper | None = None,
         midi_out: MidiCcOut | None = None,
+        summary: Summary | None = None,
     ) -> None:
         self.osc = osc
         self.print_line = print_line
         self.takes = takes
         self.midi_out = midi_out
-        self.summary = Summary()
+        self.summary = summary or Summary()
         self.state = Status.WAITING_FOR_CLOCK  # what the daemon does; `status` may add a takes failure
         self._sent: Status | None = None
         self._sent_at = 0.0

@@ -42,6 +42,7 @@ class Summary:
     gaps: list[float] = field(default_factory=list)  # seconds without audio input, per outage
     scorer_restarts: int = 0
     callback_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    takes_lost: str | None = None  # what the takes writer could not write, if anything
     reason: str | None = None  # set when the run ended because something failed
 
     def render(self) -> str:
@@ -63,6 +64,8 @@ class Summary:
             tops = collections.Counter(r.top_aspect for r in self.results if r.flagged and r.top_aspect)
             if tops:
                 lines.append("flagged loops by aspect: " + ", ".join(f"{a} {n}" for a, n in tops.most_common()))
+        if self.takes_lost:
+            lines.append(self.takes_lost)
         if self.reason:
             lines.append(f"stopped because: {self.reason}")
         return "\n".join(lines)

@@ -22,6 +22,7 @@ import numpy as np
 
 from rtloop.bundle import Bundle, load_bundle
 from rtloop.errors import BundleError, RtloopError
+from rtloop.grid import Grid
 from rtloop.resources import Closing
 from rtloop.scorer import Scorer, Scores
 
@@ -40,7 +41,7 @@ class ScoreError(RtloopError, ValueError):
 
 
 def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, threads: int) -> None:
-    """Child process: load the bundle, warm up, then answer ``list[waveform] -> Scores`` requests."""
+    """Child process: load the bundle, warm up, then answer ``(waves, grids, windows) -> Scores`` requests."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent closes us
     try:
         os.nice(CHILD_NICE)
@@ -55,13 +56,14 @@ def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, thre
     conn.send(("ready", scorer.providers))
     while True:
         try:
-            waves = conn.recv()
+            request = conn.recv()
         except EOFError:
             return
-        if waves is None:
+        if request is None:
             return
+        waves, grids, windows = request
         try:
-            conn.send(("ok", scorer.score(waves)))
+            conn.send(("ok", scorer.score(waves, grids, windows)))
         except RtloopError as exc:
             conn.send(("error", str(exc)))
 
@@ -143,8 +145,9 @@ class ScorerProcess(Closing):
         """The child's process id (for supervision tests and diagnostics)."""
         return self._process.pid  # type: ignore[no-any-return]
 
-    def submit(self, waves: list[np.ndarray]) -> None:
-        """Hand mono waveforms at the bundle's rate to the child; the answer comes from :meth:`poll`.
+    def submit(self, waves: list[np.ndarray], grids: list[Grid | None] | None = None, windows: bool = False) -> None:
+        """Hand mono waveforms at the bundle's rate, with their grids (see :meth:`Scorer.score`), to
+        the child; the answer comes from :meth:`poll`.
 
         Never blocks: a loop is larger than a pipe's buffer, so a thread writes it, and a child that is
         stopped or hung cannot stall the caller (its failure shows in :meth:`poll`).
@@ -156,15 +159,15 @@ class ScorerProcess(Closing):
             raise RuntimeError(f"the scorer is {self._state.value}, not ready")
         self._sent_failure = None
         self._sender = threading.Thread(
-            target=self._send, args=(self._conn, waves), name="rtloop-scorer-send", daemon=True
+            target=self._send, args=(self._conn, (waves, grids, windows)), name="rtloop-scorer-send", daemon=True
         )
         self._sender.start()
         self._state, self._since = _State.BUSY, time.monotonic()
 
-    def _send(self, conn: Connection, waves: list[np.ndarray]) -> None:
+    def _send(self, conn: Connection, request: tuple[Any, ...]) -> None:
         """Thread: write one request to the child; a broken pipe is kept for :meth:`poll` to raise."""
         try:
-            conn.send(waves)
+            conn.send(request)
         except (OSError, ValueError) as exc:
             self._sent_failure = exc
 
@@ -210,14 +213,14 @@ class ScorerProcess(Closing):
             return f"killed by {signal.Signals(-code).name}"
         return f"exit status {code}"
 
-    def score(self, waves: list[np.ndarray]) -> Scores:
+    def score(self, waves: list[np.ndarray], grids: list[Grid | None] | None = None) -> Scores:
         """Score mono waveforms and wait for the answer (offline use and warm-up; the daemon polls).
 
         Raises:
             ScorerFailed: the child died or hung.
             ScoreError: the child could not score them.
         """
-        self.submit(waves)
+        self.submit(waves, grids)
         while (scores := self.poll(time.monotonic())) is None:
             self._conn.poll(0.05)
         return scores
