@@ -107,6 +107,7 @@ class Daemon:
         self._in_flight: _InFlight | None = None
         self._restarts: collections.deque[float] = collections.deque()
         self._audio_backoff = Backoff(1.0, 30.0)
+        self._clock_drained = False  # the clock was polled once more after replayed audio ran out
         self._audio_lost_at = 0.0
         self._model_rate = scorer.bundle.frontend.sample_rate
 
@@ -321,6 +322,9 @@ class Daemon:
         """True when replayed audio has run out and every window it completed has been scored."""
         if not self.audio.exhausted():
             return False
+        if not self._clock_drained:  # the last frames may have arrived after this step polled the clock
+            self._clock_drained = True
+            return False
         while self._pending and self._pending[-1].end > self.audio.ring.written:
             self.reporter.skipped(self._pending.pop().last_bar, "the recording ended inside the window")
         return not self._pending and self._in_flight is None
@@ -379,5 +383,5 @@ def loop_result(window: Window, scores: Scores, boundary_time: float) -> LoopRes
         float(scores.variation[0]),
         bool(scores.flagged[0]),
         (time.monotonic() - boundary_time) * 1000.0,
-        {name: float(values[0]) for name, values in getattr(scores, "aspects", {}).items()},
+        {name: float(values[0]) for name, values in scores.aspects.items()},
     )

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rtloop.audio_input import ArrayInput, AudioSource, SoundDeviceInput
-from rtloop.audio_io import load_audio
+from rtloop.audio_io import MAX_REPLAY_SECONDS, load_audio
 from rtloop.backoff import Backoff
 from rtloop.bundle import Bundle, load_bundle
 from rtloop.clock import ClockFollower
@@ -95,7 +95,8 @@ def _audio_source(cfg: RunConfig, model_rate: int) -> AudioSource:
     if cfg.wave is not None:
         return ArrayInput(cfg.wave, model_rate, speed=cfg.speed, loop=cfg.loop)
     if cfg.file is not None:
-        return ArrayInput(load_audio(cfg.file, model_rate), model_rate, speed=cfg.speed, loop=cfg.loop)
+        wave = load_audio(cfg.file, model_rate, max_seconds=MAX_REPLAY_SECONDS)
+        return ArrayInput(wave, model_rate, speed=cfg.speed, loop=cfg.loop)
     return SoundDeviceInput(cfg.input, cfg.channel, cfg.sample_rate, cfg.blocksize)
 
 

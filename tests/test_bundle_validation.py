@@ -18,6 +18,7 @@ import soundfile as sf
 from rtloop.bundle import MAX_MANIFEST_BYTES, load_bundle, parse_manifest
 from rtloop.cli import main
 from rtloop.errors import BundleError
+from rtloop.manifest_schema import FORMAT_VERSION
 from rtloop.onnx_wire import external_tensors
 from rtloop.scorer import Scorer
 
@@ -188,8 +189,11 @@ def test_deep_repeated_or_huge_manifests_are_refused_without_recursion_error() -
 
 
 def test_a_newer_format_asks_for_an_upgrade() -> None:
-    manifest = valid_manifest() | {"format_version": 2, "rtloop_version": "9.0"}
-    with pytest.raises(BundleError, match="bundle format 2 \\(made by rtloop 9.0\\).*reads format 1: upgrade rtloop"):
+    manifest = valid_manifest() | {"format_version": FORMAT_VERSION + 1, "rtloop_version": "9.0"}
+    newer = (
+        f"bundle format {FORMAT_VERSION + 1} \\(made by rtloop 9.0\\).*reads format {FORMAT_VERSION}: upgrade rtloop"
+    )
+    with pytest.raises(BundleError, match=newer):
         parse_manifest(json.dumps(manifest).encode())
 
 
@@ -327,7 +331,8 @@ def test_load_bundle_names_the_bundle_the_file_and_the_key(
 @pytest.mark.slow
 def test_a_huge_manifest_is_refused_before_parsing(bundle_copy: Path) -> None:
     _replace(bundle_copy / "manifest.json", b" " * (MAX_MANIFEST_BYTES + 1))
-    with pytest.raises(BundleError, match="manifest.json holds 1048577 bytes, more than the 1048576 allowed"):
+    too_big = f"manifest.json holds {MAX_MANIFEST_BYTES + 1} bytes, more than the {MAX_MANIFEST_BYTES} allowed"
+    with pytest.raises(BundleError, match=too_big):
         load_bundle(bundle_copy)
 
 

@@ -27,13 +27,14 @@ def test_manifest_records_what_a_user_needs(trained_bundle: Path) -> None:
     assert m["encoder"]["pretrained"] is False and m["encoder"]["checkpoint"] is None
     assert m["encoder"]["config"]["name"] == "HTSAT-tiny" and m["encoder"]["config"]["fusion"] is True
     assert m["frontend"]["mel_scale"] == "htk" and m["frontend"]["sample_rate"] == 48000
-    assert m["detector"]["name"] == "svdd-residual" and len(m["detector"]["center"]) == 32
+    assert m["detector"]["name"] == "svdd-residual"
     assert m["features"] == "latent" and m["bars_hint"] == 1
     assert m["training"]["n_files"] == 17 and m["training"]["n_fit"] + m["training"]["n_val"] == 12
     skipped = {Path(s["file"]).name: s["reason"] for s in m["training"]["skipped"]}
     assert set(skipped) == {"corrupt.wav", "empty.wav", "silent.wav", "nan.wav", "short.wav"}
     assert m["parity"]["embedding_cosine_min"] >= 0.9999 and m["parity"]["score_rel_max"] <= 1e-3
-    assert set(m["files"]) == {"encoder.onnx", "detector.onnx"}
+    assert set(m["files"]) == {"encoder.onnx", "detector.onnx", *(f"{a}.onnx" for a in m["aspects"])}
+    assert m["parity"]["aspect_score_rel_max"] <= 1e-3
 
 
 def test_retraining_with_another_detector_reuses_cached_embeddings_and_reports_skips(
