@@ -138,7 +138,9 @@ def load_audio(
                     parts.append(mono if stream is None else stream.resample_chunk(mono))
         except AudioError:
             raise
-        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        except sf.LibsndfileError as exc:  # its str() names the descriptor, not the file: keep the reason
+            raise AudioError(f"cannot read: {exc.error_string}") from exc
+        except (RuntimeError, TypeError, ValueError) as exc:
             raise AudioError(f"cannot read: {exc}") from exc
     if read > max_frames:
         raise AudioError(_too_long(read / rate, max_seconds))

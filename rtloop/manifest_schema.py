@@ -154,8 +154,19 @@ def file_table(value: Any) -> None:
             raise Invalid(f"lists no {name}")
 
 
-FRONTEND_KEYS = ("sample_rate", "clip_samples", "n_fft", "hop", "n_mels", "fmin", "fmax", "mel_scale", "amin")
-FRONTEND_KEYS += ("fusion", "pad")
+FRONTEND_KEYS = (
+    "sample_rate",
+    "clip_samples",
+    "n_fft",
+    "hop",
+    "n_mels",
+    "fmin",
+    "fmax",
+    "mel_scale",
+    "amin",
+    "fusion",
+    "pad",
+)  # rtloop.frontend.FrontEndConfig's fields (a test keeps the two in step)
 CALIBRATION_KEYS = ("median", "threshold", "width", "quantile", "method")
 
 

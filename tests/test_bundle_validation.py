@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ import pytest
 import soundfile as sf
 
 from rtloop.bundle import MAX_MANIFEST_BYTES, load_bundle, parse_manifest
+from rtloop.calibration import Calibration
 from rtloop.cli import main
 from rtloop.errors import BundleError
+from rtloop.frontend import FrontEndConfig
+from rtloop.manifest_schema import CALIBRATION_KEYS, FRONTEND_KEYS
 from rtloop.manifest_schema import FORMAT_VERSION
 from rtloop.onnx_wire import external_tensors
 from rtloop.scorer import Scorer
@@ -385,6 +389,9 @@ def test_a_swapped_graph_with_a_recomputed_hash_is_refused_before_scoring(
     assert main(["score", str(bundle_copy), str(wav)]) == 2
     err = capsys.readouterr().err
     assert "the graphs score the self-test signals" in err and "Traceback" not in err
+    run = ["run", str(bundle_copy), "--file", str(wav), "--bpm", "120", "--control", "off", "--osc", "127.0.0.1:9"]
+    assert main(run) == 2  # the scoring child runs the self-test before the daemon starts
+    assert "the graphs score the self-test signals" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -434,3 +441,8 @@ def test_bytes_changed_after_loading_are_not_what_the_scorer_loads(bundle_copy: 
     _replace(bundle_copy / "detector.onnx", bytes(data))
     with pytest.raises(BundleError, match="detector.onnx does not match its sha256"):
         Scorer(bundle, providers=["CPUExecutionProvider"])
+
+
+def test_the_schema_knows_every_front_end_and_calibration_field() -> None:
+    assert set(FRONTEND_KEYS) == {f.name for f in fields(FrontEndConfig)}
+    assert set(CALIBRATION_KEYS) == {f.name for f in fields(Calibration)}
