@@ -14,6 +14,7 @@ import pytest
 import rtloop.synth as synth
 from rtloop.descriptors import ASPECTS, describe, feature_names
 from rtloop.descriptors.harmony import chroma
+from rtloop.descriptors.integrity import _running_max
 from rtloop.descriptors.samples import gather
 from rtloop.descriptors.spectra import analyse, analyse_pitch
 from rtloop.errors import AudioError
@@ -259,3 +260,12 @@ def test_pitch_class_of_bass_notes_without_fundamental(midi: int) -> None:
     profile = chroma(analyse_pitch(spectra.x)).mean(axis=0)
     others = np.delete(profile, midi % 12)
     assert profile[midi % 12] > 1.5 * others.max(), profile.round(2)  # (the runner-up is the ghost fifth)
+
+
+def test_running_max_matches_a_plain_loop() -> None:
+    rng = np.random.default_rng(0)
+    for n in (5, 37, 300):
+        levels = rng.standard_normal(n)
+        for width in (1, 2, 3, 7, 24, 49, 100, 2 * n):
+            plain = np.array([max(levels[(i + j) % n] for j in range(width)) for i in range(n)])
+            np.testing.assert_array_equal(_running_max(levels, width), plain, err_msg=f"n={n} width={width}")

@@ -44,9 +44,14 @@ def _blocks(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def _running_max(levels: np.ndarray, width: int) -> np.ndarray:
-    """r[i] = max(levels[i : i + width]), circular."""
-    padded = np.concatenate([levels, levels[: width - 1]])
-    return np.lib.stride_tricks.sliding_window_view(padded, width).max(axis=1)
+    """r[i] = max(levels[i : i + width]), circular; by doubling spans, O(n log width)."""
+    n = len(levels)
+    m = np.concatenate([levels, levels[: width - 1]]) if width <= n else np.resize(levels, n + width - 1)
+    span = 1
+    while 2 * span <= width:
+        m = np.maximum(m[:-span], m[span:])  # m[i] = max over [i, i + 2 * span)
+        span *= 2
+    return np.maximum(m[:n], m[width - span : width - span + n])
 
 
 def _dropouts(samples: Samples, grid: Grid) -> list[float]:
