@@ -54,7 +54,7 @@ def stages(wave: np.ndarray, grid: Grid) -> dict[str, Callable[[np.ndarray], obj
         "  rhythm": lambda w: rhythm.features(spectra, grid),
         "  harmony": lambda w: harmony.features(pitch, grid, spectra.seconds),
         "  timbre": lambda w: timbre.features(spectra, pitch, samples),
-        "  integrity": lambda w: integrity.features(spectra, samples),
+        "  integrity": lambda w: integrity.features(spectra, samples, grid),
         "estimate_grid": lambda w: estimate_grid(w, SR),
     }
 

@@ -10,10 +10,12 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+import soxr
 
 import rtloop.synth as synth
 from rtloop.descriptors import ASPECTS, describe, feature_names
 from rtloop.descriptors.harmony import chroma
+from rtloop.descriptors.integrity import _running_max
 from rtloop.descriptors.samples import gather
 from rtloop.descriptors.spectra import analyse, analyse_pitch
 from rtloop.errors import AudioError
@@ -259,3 +261,24 @@ def test_pitch_class_of_bass_notes_without_fundamental(midi: int) -> None:
     profile = chroma(analyse_pitch(spectra.x)).mean(axis=0)
     others = np.delete(profile, midi % 12)
     assert profile[midi % 12] > 1.5 * others.max(), profile.round(2)  # (the runner-up is the ghost fifth)
+
+
+def test_running_max_matches_a_plain_loop() -> None:
+    rng = np.random.default_rng(0)
+    for n in (5, 37, 300):
+        levels = rng.standard_normal(n)
+        for width in (1, 2, 3, 7, 24, 49, 100, 2 * n):
+            plain = np.array([max(levels[(i + j) % n] for j in range(width)) for i in range(n)])
+            np.testing.assert_array_equal(_running_max(levels, width), plain, err_msg=f"n={n} width={width}")
+
+
+def test_sample_rate_does_not_matter(reference: list[dict[str, np.ndarray]]) -> None:
+    """The same loop at 44.1 kHz and at 48 kHz: every aspect within a fraction of the normal spread."""
+    x, grid = _normal(np.random.default_rng(21))
+    at_48k = describe(x, SR, grid)
+    at_44k = describe(soxr.resample(x, SR, 44100).astype(np.float32), 44100, grid)
+    for aspect in ASPECTS:
+        ref = np.stack([d[aspect] for d in reference]).astype(np.float64)
+        scale = ref.std(axis=0) + 0.05 * np.abs(ref.mean(axis=0)) + 1e-3
+        moved = float(np.mean(((at_48k[aspect] - at_44k[aspect]) / scale) ** 2))
+        assert moved < 0.25, f"{aspect} moved {moved:.2f} between 48 and 44.1 kHz"

@@ -60,7 +60,7 @@ def describe(wave: np.ndarray, sample_rate: int, grid: Grid) -> dict[str, np.nda
         "rhythm": rhythm.features(spectra, grid),
         "harmony": harmony.features(pitch, grid, spectra.seconds),
         "timbre": timbre.features(spectra, pitch, samples),
-        "integrity": integrity.features(spectra, samples),
+        "integrity": integrity.features(spectra, samples, grid),
     }
     # A last guard: each feature is built finite, but a NaN must never reach a detector.
     return {

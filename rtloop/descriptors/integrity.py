@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from rtloop.descriptors.rhythm import canonical_beat
 from rtloop.descriptors.samples import Samples
 from rtloop.descriptors.spectra import ANALYSIS_RATE, HOP, N_FFT, Spectra
 
+if TYPE_CHECKING:
+    from rtloop.grid import Grid
+
 _EPS = 1e-12
-_BLOCK = 32  # 2 ms blocks for the level envelope
-_CONTEXT = 25  # +-50 ms of blocks around a possible hole
+_HOLD = 0.012  # a level holds its peak this long: longer than half the period of E1 (41 Hz)
+_CONTEXT = 0.05  # the sound around a possible hole
+_ON_GRID = 0.15  # a hole ending within this share of a 16th from the grid ends where a note may start
 _CLICK_SIDE = 8  # blocks on each side a click must stand out of
 _STUTTER_LAGS = range(3, 15)  # 24..112 ms: the length of a repeated snippet, shorter than most notes
 
@@ -17,6 +24,7 @@ NAMES: tuple[str, ...] = (
     "sudden_drop",
     "hole_share",
     "hole_depth",
+    "hole_off_grid",
     "digital_silence",
     "click_peak",
     "click_rate",
@@ -35,26 +43,58 @@ def _blocks(x: np.ndarray, size: int) -> np.ndarray:
     return x[: n * size].reshape(n, size) if n else np.zeros((1, size), dtype=x.dtype)
 
 
-def _dropouts(x: np.ndarray, samples: Samples) -> list[float]:
-    # The fall from one 0.5 ms block to the next at the input's rate: a cut signal falls by 60 dB and
-    # more in one step, the fastest release of a played or rendered note by a fraction of that.
-    fine = samples.levels
-    fine_steps = fine[:-1] - fine[1:]
-    audible_fine = np.median(fine) - 20.0
-    sudden_drop = float(np.clip(np.max(np.where(fine[:-1] > audible_fine, fine_steps, 0.0), initial=0.0), 0.0, 100.0))
-    level = 10 * np.log10(np.mean(_blocks(x.astype(np.float64), _BLOCK) ** 2, axis=1) + 1e-10)
-    audible = np.median(level) - 20.0
-    padded = np.pad(level, _CONTEXT, mode="wrap")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * _CONTEXT + 1)
-    before = windows[:, :_CONTEXT].max(axis=1)
-    after = windows[:, _CONTEXT + 1 :].max(axis=1)
-    # A hole is quiet against sound on BOTH sides: a rest at the end of a phrase is not a hole.
-    depth = np.clip(np.minimum(before, after) - level, 0.0, 80.0)
-    framed = np.minimum(before, after) > audible
-    hole_share = float(np.mean((depth > 30.0) & framed))
-    hole_depth = float(np.max(np.where(framed, depth, 0.0), initial=0.0))
+def _running_max(levels: np.ndarray, width: int) -> np.ndarray:
+    """r[i] = max(levels[i : i + width]), circular; by doubling spans, O(n log width)."""
+    n = len(levels)
+    m = np.concatenate([levels, levels[: width - 1]]) if width <= n else np.resize(levels, n + width - 1)
+    span = 1
+    while 2 * span <= width:
+        m = np.maximum(m[:-span], m[span:])  # m[i] = max over [i, i + 2 * span)
+        span *= 2
+    return np.maximum(m[:n], m[width - span : width - span + n])
+
+
+def _dropouts(samples: Samples, grid: Grid) -> list[float]:
+    """Sudden falls to near silence and holes framed by sound, from 0.5 ms peak levels at the input's rate.
+
+    Peak levels held for 12 ms follow the loudness without dipping at each zero crossing of a low bass
+    note, so a hole is a real absence of sound.
+    """
+    levels = samples.levels
+    n = len(levels)
+    hold = max(1, int(round(_HOLD / samples.level_seconds)))
+    if n < 4 * hold:
+        return [0.0, 0.0, 0.0, 0.0, samples.inner_silence]
+    ahead = _running_max(levels, hold)  # max over the next 12 ms
+    behind = np.roll(ahead, hold)  # max over the previous 12 ms
+    audible = np.median(ahead) - 20.0
+    # A cut signal is gone within a block; even a fast release leaves sound in the next 12 ms.
+    sudden_drop = float(np.clip(np.max(np.where(behind > audible, behind - ahead, 0.0)), 0.0, 100.0))
+    context = max(hold + 1, int(round(_CONTEXT / samples.level_seconds)))
+    held = np.roll(_running_max(levels, 2 * hold + 1), hold)  # max over +-12 ms
+    after = np.roll(_running_max(levels, context), -hold - 1)  # 12..62 ms ahead
+    before = np.roll(_running_max(levels, context), context + hold + 1)  # 62..12 ms back
+    frame = np.minimum(before, after)
+    framed = frame > audible
+    depth = np.clip(frame - held, 0.0, 80.0)
+    hole = (depth > 30.0) & framed
+    # A player's rest ends where the next note starts, on the grid; a dropout ends anywhere: the share
+    # of the loop in holes whose sound resumes off the 16th grid.
+    ends = np.flatnonzero(hole & ~np.roll(hole, -1))
+    starts = np.flatnonzero(hole & ~np.roll(hole, 1))
+    hole_share = float(np.mean(hole))
+    hole_depth = float(np.max(np.where(framed, depth, 0.0)))
+    off_grid_share = 0.0
+    if len(ends) and len(starts) == len(ends):
+        if ends[0] < starts[0]:  # the first run wraps around the loop's end
+            ends = np.roll(ends, -1)
+        sixteenth = canonical_beat(grid.bpm) / 4
+        resumes = (ends + 1 + hold) * samples.level_seconds - grid.downbeat  # the held level ends early
+        off_grid = np.abs((resumes / sixteenth + 0.5) % 1.0 - 0.5) > _ON_GRID
+        lengths = (ends - starts) % n + 1
+        off_grid_share = float(np.sum(lengths[off_grid]) / n)
     # Exact digital silence inside the loop (not the silent ends some loops are trimmed with).
-    return [sudden_drop, hole_share, hole_depth, samples.inner_silence]
+    return [sudden_drop, hole_share, hole_depth, off_grid_share, samples.inner_silence]
 
 
 def _clicks(samples: Samples, seconds: float) -> list[float]:
@@ -132,11 +172,11 @@ def _noise(spectra: Spectra) -> list[float]:
     return [noise_floor, quiet_flatness, quiet_high, band_floor]
 
 
-def features(spectra: Spectra, samples: Samples) -> np.ndarray:
+def features(spectra: Spectra, samples: Samples, grid: Grid) -> np.ndarray:
     """Integrity features of one loop (see docs/descriptors.md)."""
     return np.array(
         [
-            *_dropouts(spectra.x, samples),
+            *_dropouts(samples, grid),
             *_clicks(samples, spectra.seconds),
             *_stutters(spectra.log_bands, spectra.x),
             *_noise(spectra),

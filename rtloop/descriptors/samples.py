@@ -21,14 +21,15 @@ class Samples:
     clipped: float  # share of samples within 2 % of the peak
     inner_silence: float  # share of digitally silent samples between the first and last sound
     click_blocks: np.ndarray  # max |second difference| per block of about 1 ms
-    levels: np.ndarray  # dB relative to the loop's RMS per block of about 0.5 ms
+    levels: np.ndarray  # peak |x - mean| per block of about 0.5 ms, dB relative to the loop's peak
+    level_seconds: float  # length of one level block
 
 
 def gather(wave: np.ndarray, sample_rate: int) -> Samples:
     """Sample-level statistics of finite mono audio at its own rate."""
     n = len(wave)
     if n == 0:
-        return Samples(0.0, 0.0, 0.0, 1.0, np.zeros(1), np.full(1, _FLOOR_DB))
+        return Samples(0.0, 0.0, 0.0, 1.0, np.zeros(1), np.full(1, _FLOOR_DB), 0.0005)
     mean = float(np.sum(wave, dtype=np.float64)) / n
     top, bottom = float(wave.max()), float(wave.min())
     peak = max(top - mean, mean - bottom)
@@ -41,7 +42,7 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
     level_block = max(4, sample_rate // 2000)
     step = int(np.lcm(block, level_block))
     chunk = max(1, _CHUNK // step) * step
-    clicks, energies = [], []
+    clicks, peaks = [], []
     for start in range(0, n, chunk):
         raw = wave[start : start + chunk + 2].astype(np.float64)  # 2 samples overlap for the difference
         part = raw - mean
@@ -50,7 +51,7 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
         energy += float(square.sum())
         whole_levels = len(body) // level_block * level_block
         if whole_levels:
-            energies.append(square[:whole_levels].reshape(-1, level_block).mean(axis=1))
+            peaks.append(square[:whole_levels].reshape(-1, level_block).max(axis=1))
         clipped += int(np.count_nonzero(square >= (_CLIP * peak) ** 2))
         sounding = np.abs(raw[: len(body)]) > quiet
         count = int(np.count_nonzero(sounding))
@@ -69,11 +70,11 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
             clicks.append(d2[:whole].reshape(-1, block).max(axis=1))
     inner = last - first + 1 if first >= 0 else 0
     mean_square = energy / n
-    block_energy = np.concatenate(energies) if energies else np.zeros(1)
+    block_peak = np.concatenate(peaks) if peaks else np.zeros(1)  # squared
     levels = (
-        10 * np.log10(block_energy / mean_square + 10 ** (_FLOOR_DB / 10))
-        if mean_square > 0
-        else np.full(len(block_energy), _FLOOR_DB)
+        10 * np.log10(block_peak / peak**2 + 10 ** (_FLOOR_DB / 10))
+        if peak > 0
+        else np.full(len(block_peak), _FLOOR_DB)
     )
     return Samples(
         peak=peak,
@@ -82,4 +83,5 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
         inner_silence=silent_inside / inner if inner > 0 else 1.0,
         click_blocks=np.concatenate(clicks) if clicks else np.zeros(1),
         levels=levels,
+        level_seconds=level_block / sample_rate,
     )
