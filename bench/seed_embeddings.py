@@ -8,7 +8,7 @@ folder (mean over seeds), the mean over folders with its standard deviation acro
 two style folders (open-fifth chords, long/tremolo tones).
 
     OMP_NUM_THREADS=1 PYTHONPATH=$PWD python bench/seed_embeddings.py \
-        [--data ../shared/data/seed_bass392.npz] [--seeds 5] [--detectors svdd-residual pca ...]
+        [--data ../shared/data/seed_bass392.npz] [--seeds 3] [--detectors svdd-residual pca ...]
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def report(name: str, auc: np.ndarray, folders: list[str], seconds: float) -> No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/seed_bass392.npz"))
-    parser.add_argument("--seeds", type=int, default=5, help="split seeds (default 5)")
+    parser.add_argument("--seeds", type=int, default=3, help="split seeds (default 3)")
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=DETECTORS)
     args = parser.parse_args(argv)
     if not args.data.is_file():

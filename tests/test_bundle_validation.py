@@ -21,8 +21,7 @@ from rtloop.calibration import Calibration
 from rtloop.cli import main
 from rtloop.errors import BundleError
 from rtloop.frontend import FrontEndConfig
-from rtloop.manifest_schema import CALIBRATION_KEYS, FRONTEND_KEYS
-from rtloop.manifest_schema import FORMAT_VERSION
+from rtloop.manifest_schema import CALIBRATION_KEYS, FORMAT_VERSION, FRONTEND_KEYS
 from rtloop.onnx_wire import external_tensors
 from rtloop.scorer import Scorer
 

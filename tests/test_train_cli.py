@@ -27,7 +27,7 @@ def test_manifest_records_what_a_user_needs(trained_bundle: Path) -> None:
     assert m["encoder"]["pretrained"] is False and m["encoder"]["checkpoint"] is None
     assert m["encoder"]["config"]["name"] == "HTSAT-tiny" and m["encoder"]["config"]["fusion"] is True
     assert m["frontend"]["mel_scale"] == "htk" and m["frontend"]["sample_rate"] == 48000
-    assert m["detector"]["name"] == "svdd-residual"
+    assert m["detector"]["name"] == "svdd-residual" and len(m["detector"]["centers"][0]) == m["detector"]["hidden"][-1]
     assert m["features"] == "latent" and m["bars_hint"] == 1
     assert m["training"]["n_files"] == 17 and m["training"]["n_fit"] + m["training"]["n_val"] == 12
     skipped = {Path(s["file"]).name: s["reason"] for s in m["training"]["skipped"]}

@@ -17,6 +17,11 @@ from tqdm import tqdm
 from export.detectors.base import Scored, Standardise, TorchScored
 
 
+# An epoch counts as an improvement only if it lowers the held-out loss by this share: the slow creep of a
+# loss that has converged (or of a slowly collapsing SVDD) must not keep training running to the cap.
+MIN_IMPROVEMENT = 1e-3
+
+
 class _Stack(nn.Module):
     """Bias-free Linear -> BatchNorm (no affine) -> LeakyReLU layers; the last layer is a bare Linear.
 
@@ -108,8 +113,12 @@ def auto_hidden(n: int, d: int) -> tuple[int, ...]:
 
 
 def auto_weight_decay(n: int) -> float:
-    """L2 weight decay for ``n`` training loops: 1e-4 at 1,000 loops, growing as 1/n for fewer."""
-    return float(1e-4 * max(1.0, 1000.0 / n))
+    """L2 weight decay for ``n`` training loops: Ruff's 1e-6 from 1,000 loops on, growing as 1/n for fewer.
+
+    It stays small on purpose: behind BatchNorm only the last, bare layer feels it, and shrinking that
+    layer pulls every code, anomalous or not, toward the center (the collapse the guards fight).
+    """
+    return float(1e-6 * max(1.0, 1000.0 / n))
 
 
 def _batches(n: int, size: int, generator: torch.Generator) -> list[torch.Tensor]:
@@ -135,8 +144,8 @@ def _train_early_stopping(
     generator: torch.Generator,
     desc: str,
 ) -> list[float]:
-    """Adam on ``loss_fn``; stops after ``patience`` epochs without a better held-out loss and keeps
-    the weights of the best one; returns the held-out losses."""
+    """Adam on ``loss_fn``; stops after ``patience`` epochs without a held-out loss better than the
+    best so far by a relative ``MIN_IMPROVEMENT``, and keeps the weights of the best; returns the held-out losses."""
     optimiser = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
     best, best_state, waited, history = float("inf"), copy.deepcopy(module.state_dict()), 0, []
     for _ in tqdm(range(epochs), desc=desc, unit="epoch", disable=None, leave=False):
@@ -149,7 +158,7 @@ def _train_early_stopping(
         with torch.no_grad():
             val = float(loss_fn(X_val))
         history.append(val)
-        if val < best - 1e-9:
+        if not history[:-1] or val < best - MIN_IMPROVEMENT * abs(best):
             best, best_state, waited = val, copy.deepcopy(module.state_dict()), 0
         else:
             waited += 1
@@ -174,7 +183,9 @@ class DeepSVDD(TorchScored):
         n_seeds: networks in the ensemble.
         pretrain_epochs / epochs: upper bounds; both phases stop early on the held-out loss.
         patience: epochs without held-out improvement before stopping.
-        lr, batch_size: Adam settings.
+        lr, svdd_lr: Adam's learning rates for pre-training and for the SVDD phase (lower: the codes move
+            toward the center slowly, which keeps what pre-training learnt about the data's structure).
+        batch_size: loops per step (at most the number of training loops).
         weight_decay: Adam's L2 penalty; ``None`` scales it to the data (:func:`auto_weight_decay`).
         eps: coordinates of the center closer to 0 than this are pushed to ±eps.
         seed: seeds weights and batch order; the same data and seed give the same detector.
@@ -185,10 +196,11 @@ class DeepSVDD(TorchScored):
         residual: bool = True,
         hidden: tuple[int, ...] | None = None,
         n_seeds: int = 1,
-        pretrain_epochs: int = 200,
-        epochs: int = 200,
+        pretrain_epochs: int = 100,
+        epochs: int = 100,
         patience: int = 20,
-        lr: float = 1e-3,
+        lr: float = 1e-4,
+        svdd_lr: float = 1e-4,
         weight_decay: float | None = None,
         batch_size: int = 32,
         eps: float = 0.1,
@@ -201,6 +213,7 @@ class DeepSVDD(TorchScored):
         self.epochs = epochs
         self.patience = patience
         self.lr = lr
+        self.svdd_lr = svdd_lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.eps = eps
@@ -229,7 +242,6 @@ class DeepSVDD(TorchScored):
         gen = torch.Generator().manual_seed(seed)
         settings: dict[str, Any] = dict(
             patience=self.patience,
-            lr=self.lr,
             weight_decay=self.weight_decay_,
             batch_size=min(self.batch_size, len(x)),
             generator=gen,
@@ -241,6 +253,7 @@ class DeepSVDD(TorchScored):
             x,
             x_val,
             epochs=self.pretrain_epochs,
+            lr=self.lr,
             desc="AE pre-training",
             **settings,
         )
@@ -253,6 +266,7 @@ class DeepSVDD(TorchScored):
             x,
             x_val,
             epochs=self.epochs,
+            lr=self.svdd_lr,
             desc="Deep SVDD",
             **settings,
         )
@@ -272,6 +286,7 @@ class DeepSVDD(TorchScored):
             "eps": self.eps,
             "seed": self.seed,
             "lr": self.lr,
+            "svdd_lr": self.svdd_lr,
             "weight_decay": self.weight_decay_,
             "patience": self.patience,
             "pretrain_epochs_run": [len(h) for h in self.pretrain_history_],
