@@ -59,8 +59,8 @@ def frontend_for(fusion: bool) -> FrontEndConfig:
 def _resolve_checkpoint(cfg: TrainConfig) -> Path | None:
     if cfg.random_encoder:
         print(
-            "WARNING: --random-encoder: the encoder is RANDOMLY INITIALISED, not pretrained CLAP. It catches\n"
-            "WARNING: gross deviations (another instrument, noise) and misses subtle ones (wrong notes, rhythm).",
+            "WARNING: --random-encoder: the encoder is RANDOMLY INITIALISED, not pretrained CLAP: its 'sound'\n"
+            "WARNING: aspect catches gross changes only, and is left out of the overall (--overall auto).",
             file=sys.stderr,
         )
         return None
