@@ -186,6 +186,7 @@ class ScorerProcess(Closing):
             arrived = self._conn.poll()
             message = self._conn.recv() if arrived else None
         except (EOFError, OSError) as exc:
+            self._process.join(timeout=1.0)  # its pipe closed: it is exiting, and its exit status says how
             raise ScorerFailed(f"the scoring process died ({self._exit_reason()})") from exc
         if message is None:
             limit = START_TIMEOUT if self._state is _State.STARTING else self.reply_timeout
