@@ -64,8 +64,8 @@ def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, thre
         waves, grids, windows = request
         try:
             conn.send(("ok", scorer.score(waves, grids, windows)))
-        except RtloopError as exc:
-            conn.send(("error", str(exc)))
+        except Exception as exc:  # onnxruntime and numpy raise their own types: one bad loop, not a dead child
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 def _is_stopped(pid: int | None) -> bool:
