@@ -254,7 +254,7 @@ class LibraryDB:
     def set_map(self, ids: list[int], xy: np.ndarray) -> None:
         self.conn.executemany(
             "UPDATE scores SET map_x = ?, map_y = ? WHERE file_id = ?",
-            [(float(x), float(y), i) for i, (x, y) in zip(ids, xy)],
+            [(float(x), float(y), i) for i, (x, y) in zip(ids, xy, strict=True)],
         )
 
     def counts(self) -> dict[str, int]:

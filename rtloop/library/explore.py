@@ -12,6 +12,7 @@ import json
 import secrets
 import socket
 import threading
+import time
 import webbrowser
 from dataclasses import dataclass
 from enum import Enum
@@ -230,6 +231,7 @@ class Explorer:
             self.socket = socket.socket(socket.AF_INET6 if ":" in cfg.host else socket.AF_INET)
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.socket.bind((cfg.host, cfg.port))
+            self.socket.listen(128)  # connections wait in the backlog until uvicorn accepts them
         except OSError as exc:
             raise RtloopError(f"cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}") from exc
         self.port = self.socket.getsockname()[1]
@@ -244,7 +246,18 @@ class Explorer:
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def start(self) -> Explorer:
+        """Start serving; returns once the server accepts requests.
+
+        Raises:
+            RtloopError: the server did not start within 30 s.
+        """
         self._thread.start()
+        deadline = time.monotonic() + 30.0
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.close()
+                raise RtloopError("the explorer's web server did not start")
+            time.sleep(0.02)
         return self
 
     def wait(self) -> None:

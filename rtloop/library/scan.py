@@ -270,18 +270,18 @@ def _plan(db: LibraryDB, roots: list[Path], summary: ScanSummary) -> tuple[list[
     for root in roots:
         if not root.exists():
             raise AudioError(f"{root} does not exist")
+        base = root if root.is_dir() else root.parent  # folders are named relative to this
         with db.conn:
             root_id = db.root_id(root)
             known = db.known(root_id)
             found = set()
-            for path in find_audio_files(root) if root.is_dir() else [root]:
+            for path in find_audio_files(root):
                 found.add(str(path))
                 summary.found += 1
                 stat = path.stat()
                 entry = known.get(str(path))
                 if not _inside(path.resolve(), roots):
-                    file_id = db.upsert_file(path, root_id, root.parent if path == root else root, stat.st_size,
-                                             stat.st_mtime_ns)
+                    file_id = db.upsert_file(path, root_id, base, stat.st_size, stat.st_mtime_ns)
                     reason = f"links outside the library (to {path.resolve()}): not read"
                     db.store(file_id, LoopResult(str(path), None, reason=reason))
                     summary.unreadable += 1
@@ -297,8 +297,7 @@ def _plan(db: LibraryDB, roots: list[Path], summary: ScanSummary) -> tuple[list[
                     summary.unchanged += 1
                     continue
                 tasks.append(Task(str(path), entry.sha256 if entry else None))
-                pending[str(path)] = _Pending(root_id, root.parent if path == root else root, stat.st_size,
-                                              stat.st_mtime_ns)
+                pending[str(path)] = _Pending(root_id, base, stat.st_size, stat.st_mtime_ns)
             gone = [e.id for p, e in known.items() if p not in found and e.state != "missing"]
             db.mark_missing(gone)
             summary.missing += len(gone)
@@ -345,8 +344,8 @@ def _score(
                 db.conn.commit()
                 last_commit = time.monotonic()
             progress.update(done, summary.unreadable)
-        db.conn.commit()
     finally:
+        db.conn.commit()  # an interrupted scan keeps every result it has: the next one goes on from there
         runner.close()
     summary.seconds = time.monotonic() - start
     progress.update(done, summary.unreadable, final=True)
