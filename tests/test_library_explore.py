@@ -26,7 +26,7 @@ from rtloop.takes import JSONL, LoopRecord
 pytest.importorskip("starlette", reason="the explore extra is not installed: pip install 'rtloop[explore]'")
 pytest.importorskip("plotly", reason="the explore extra is not installed: pip install 'rtloop[explore]'")
 
-from rtloop.library.explore import TOKEN_HEADER, Explorer, ExploreConfig, Mode  # noqa: E402
+from rtloop.library.explore import TOKEN_HEADER, ExploreConfig, Explorer, Mode  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ASPECTS = ("rhythm", "timbre")
@@ -287,7 +287,8 @@ def click_point(page: object, name: str) -> None:
     """Click the map's point of the loop called ``name``, at its pixel position as Plotly drew it."""
     x, y = page.evaluate(  # type: ignore[attr-defined]
         """name => {
-            const gd = document.getElementById('map'), t = gd.data[0], k = t.text.findIndex(s => s.endsWith('/' + name));
+            const gd = document.getElementById('map'), t = gd.data[0];
+            const k = t.text.findIndex(s => s.endsWith('/' + name));
             const L = gd._fullLayout, box = gd.getBoundingClientRect();
             return [box.left + L._size.l + L.xaxis.l2p(t.x[k]), box.top + L._size.t + L.yaxis.l2p(t.y[k])];
         }""",
@@ -307,6 +308,7 @@ def wait_until_played(page: object) -> dict:
     )
 
 
+@pytest.mark.slow
 def test_library_page_sorts_filters_plays_and_exports(
     browser: object, explorer: Explorer, library: tuple[Path, list[Path]], tmp_path: Path
 ) -> None:
@@ -357,6 +359,7 @@ def test_library_page_sorts_filters_plays_and_exports(
     assert shot.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_takes_page_plays_a_take_from_the_timeline(
     browser: object, tmp_path: Path, library: tuple[Path, list[Path]]
 ) -> None:
@@ -386,4 +389,3 @@ def test_missing_extra_is_one_clear_message(monkeypatch: pytest.MonkeyPatch, tmp
     database, _ = make_library(tmp_path)
     assert main(["explore", str(database), "--no-browser"]) == 2
     assert "pip install 'rtloop[explore]'" in capsys.readouterr().err
-

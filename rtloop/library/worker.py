@@ -36,7 +36,9 @@ def decode(data: bytes, sample_rate: int) -> tuple[np.ndarray, float]:
     """
     try:
         frames, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+    except sf.LibsndfileError as exc:  # its str() names the in-memory buffer, not the file
+        raise AudioError(f"cannot read: {exc.error_string}") from exc
+    except (RuntimeError, TypeError, ValueError) as exc:
         raise AudioError(f"cannot read: {exc}") from exc
     mono = to_mono(frames)
     check_waveform(mono, rate)
