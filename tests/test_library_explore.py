@@ -331,7 +331,9 @@ def test_library_page_sorts_filters_plays_and_exports(
     # the threshold slider says what it would flag
     page.fill("#threshold", "0.45")
     page.dispatch_event("#threshold", "input")
-    assert page.inner_text("#would-flag").startswith("4 of 9 would be flagged")
+    page.wait_for_function(
+        "() => document.getElementById('would-flag').textContent.startsWith('4 of 9 would be flagged')"
+    )
     # colour by an aspect: the table follows it
     page.select_option("#metric", "rhythm")
     assert table_column(page, 1)[0] == names[0], "rhythm variation is highest for the first file"

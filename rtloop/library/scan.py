@@ -155,9 +155,16 @@ class ProcessRunner:
         self.pool.shutdown(cancel_futures=True)
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask where the OS has one, else the core count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def local_runner(cfg: ScanConfig) -> Runner:
     """The default runner: ``cfg.jobs`` processes (every core when 0), or this process for one job."""
-    jobs = cfg.jobs or os.cpu_count() or 1
+    jobs = cfg.jobs or usable_cores()
     providers = list(cfg.providers) if cfg.providers else None
     return InlineRunner(cfg.bundle, providers) if jobs == 1 else ProcessRunner(cfg.bundle, jobs, providers)
 
@@ -236,7 +243,8 @@ def scan(
     """
     load_bundle(cfg.bundle)  # fail here, not in every worker
     bundle = cfg.bundle.resolve()
-    roots = [Path(r).resolve() for r in cfg.roots]
+    resolved = sorted({Path(r).resolve() for r in cfg.roots})
+    roots = [r for r in resolved if not any(r != o and r.is_relative_to(o) for o in resolved)]  # nested: once
     summary = ScanSummary()
     with LibraryDB(cfg.database) as db:
         wanted_id = bundle_id(bundle)

@@ -62,27 +62,38 @@ function wouldFlag(i) {
   return v !== null && v !== undefined && v >= state.threshold;
 }
 
+function ringTrace() {
+  const d = state.data, idx = state.visible.filter(wouldFlag);
+  return {
+    type: "scattergl", mode: "markers", name: "would flag", hoverinfo: "skip",
+    x: idx.map((i) => d.x[i]), y: idx.map((i) => d.y[i]),
+    marker: { symbol: "circle-open", size: 12, color: "#c0392b", line: { width: 2 } },
+  };
+}
+
 function drawMap() {
   const d = state.data, idx = state.visible;
-  const flagged = idx.map(wouldFlag);
-  const trace = {
-    type: "scattergl", mode: "markers",
+  const points = {
+    type: "scattergl", mode: "markers", name: "loops",
     x: idx.map((i) => d.x[i]), y: idx.map((i) => d.y[i]),
     customdata: idx.map((i) => d.id[i]),
     text: idx.map(label),
     hovertemplate: "%{text}<br>" + state.metric + " %{marker.color:.3f}<extra></extra>",
     marker: {
-      color: idx.map((i) => value(i)), cmin: 0, cmax: 1, colorscale: "Viridis",
+      color: idx.map((i) => value(i)), cmin: 0, cmax: 1, colorscale: "Viridis", size: 7,
       colorbar: { title: { text: state.metric } },
-      size: flagged.map((f) => (f ? 10 : 6)),
-      line: { width: 1.5, color: flagged.map((f) => (f ? "#c0392b" : "rgba(0,0,0,0)")) },
     },
   };
   const layout = {
-    margin: { l: 40, r: 10, t: 10, b: 30 }, hovermode: "closest", uirevision: "keep",
+    margin: { l: 40, r: 10, t: 10, b: 30 }, hovermode: "closest", uirevision: "keep", showlegend: false,
     xaxis: { title: { text: "map x (PCA 1)" }, zeroline: false }, yaxis: { title: { text: "map y (PCA 2)" }, zeroline: false },
   };
-  Plotly.react("map", [trace], layout, { responsive: true, displaylogo: false });
+  Plotly.react("map", [points, ringTrace()], layout, { responsive: true, displaylogo: false });
+}
+
+function drawRings() {
+  const ring = ringTrace();
+  Plotly.restyle("map", { x: [ring.x], y: [ring.y] }, [1]);
 }
 
 function drawTable() {
@@ -131,6 +142,18 @@ function drawThreshold() {
 function refresh() {
   applyFilters();
   drawMap();
+  drawTable();
+  drawThreshold();
+}
+
+// Inputs that fire while dragging or typing re-draw at most once per animation frame.
+const pending = new Set();
+function schedule(fn) {
+  if (pending.size === 0) requestAnimationFrame(() => { const fns = [...pending]; pending.clear(); fns.forEach((f) => f()); });
+  pending.add(fn);
+}
+function onThreshold() {
+  drawRings();
   drawTable();
   drawThreshold();
 }
@@ -198,8 +221,8 @@ async function main() {
   for (const f of folders) $("folder").add(new Option(f, f));
   metric.addEventListener("change", () => { state.metric = metric.value; state.sortKey = metric.value; state.sortDir = -1; refresh(); });
   for (const id of ["folder", "flag-filter"]) $(id).addEventListener("change", refresh);
-  for (const id of ["name-filter", "min-score"]) $(id).addEventListener("input", refresh);
-  $("threshold").addEventListener("input", () => { state.threshold = parseFloat($("threshold").value); drawMap(); drawTable(); drawThreshold(); });
+  for (const id of ["name-filter", "min-score"]) $(id).addEventListener("input", () => schedule(refresh));
+  $("threshold").addEventListener("input", () => { state.threshold = parseFloat($("threshold").value); schedule(onThreshold); });
   for (const kind of ["csv", "m3u", "copy"]) $(`export-${kind}`).addEventListener("click", () => exportSelection(kind));
   refresh();
   $("map").on("plotly_click", (ev) => play(state.data.id.indexOf(ev.points[0].customdata)));
