@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +87,7 @@ class CountingRunner:
         self.inner.close()
 
 
-def counting(seen: list[str], fail_after: int | None = None):  # noqa: ANN201
+def counting(seen: list[str], fail_after: int | None = None) -> Callable[[ScanConfig], Runner]:
     def make(cfg: ScanConfig) -> Runner:
         return CountingRunner(cfg, seen, fail_after)
 
