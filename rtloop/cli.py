@@ -1,4 +1,7 @@
-"""The ``rtloop`` command line: train, score, eval, verify, devices, run, demo and takes."""
+"""The ``rtloop`` command line: train, score, eval, verify, devices, run, demo, takes, scan and explore.
+
+The one top layer: it may use both the live runtime (``rtloop``) and, lazily, the offline stage (``export``).
+"""
 
 from __future__ import annotations
 
@@ -129,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path)
     p.add_argument("--top", type=values.top, default=20, help="how many loops to list (default 20)")
     p.add_argument("--plot", type=Path, help="write a PNG of variation over the session")
+    _add_scan(sub)
+    _add_explore(sub)
     return parser
 
 
@@ -499,6 +504,66 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if summary.reason else 0
 
 
+def _add_scan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scan", help="score every loop under folders into a library database (see docs/library.md)")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("library", type=Path, nargs="+", help="folders of loops (searched recursively)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the SQLite database, e.g. library.db")
+    p.add_argument("--jobs", type=values.jobs, default=0, help="worker processes (default: one per core)")
+    p.add_argument("--batch", type=values.batch, default=8, help="files per worker task (default 8)")
+    p.add_argument("--provider", action="append", help="onnxruntime execution provider (default: CUDA if present)")
+    p.add_argument("--rescore", action="store_true", help="score every file again (e.g. with another bundle)")
+    p.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster: auto, HOST:PORT or ray://HOST:10001")
+
+
+def _add_explore(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explore", help="browse a library database (or a takes session) in the web browser")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("database", type=Path, nargs="?", help="a library database written by rtloop scan")
+    source.add_argument("--takes", type=Path, metavar="DIR", help="a takes folder: its session on a timeline")
+    p.add_argument("--host", default="127.0.0.1", help="interface to serve on (default: this machine only)")
+    p.add_argument("--port", type=values.port, default=0, help="TCP port (default: a free one)")
+    p.add_argument("--no-browser", action="store_true", help="print the address, do not open a browser")
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from rtloop.library.scan import ScanConfig, local_runner, scan
+
+    cfg = ScanConfig(
+        bundle=args.bundle,
+        roots=tuple(args.library),
+        database=args.output,
+        jobs=args.jobs,
+        batch=args.batch,
+        providers=tuple(args.provider) if args.provider else None,
+        rescore=args.rescore,
+    )
+    if args.ray:
+        from rtloop.library.ray_scan import ray_runner
+
+        summary = scan(cfg, ray_runner(args.ray))
+    else:
+        summary = scan(cfg, local_runner)
+    for path, reason in summary.reasons:
+        print(f"{path}: {reason}", file=sys.stderr)
+    print(f"{args.output}: {summary.render()}")
+    return 0
+
+
+def _explore(args: argparse.Namespace) -> int:
+    from rtloop.library.explore import ExploreConfig, Mode, serve
+
+    if args.takes is not None:
+        cfg = ExploreConfig(args.takes, Mode.TAKES, args.host, args.port)
+    else:
+        cfg = ExploreConfig(args.database, Mode.LIBRARY, args.host, args.port)
+    try:
+        serve(cfg, open_browser=not args.no_browser)
+    except FileNotFoundError as exc:
+        raise RtloopError(str(exc)) from None
+    return 0
+
+
 COMMANDS = {
     "train": _train,
     "score": _score,
@@ -508,6 +573,8 @@ COMMANDS = {
     "run": _run,
     "demo": _demo,
     "takes": _takes,
+    "scan": _scan,
+    "explore": _explore,
 }
 
 

@@ -1,0 +1,103 @@
+"""Explorer responsiveness with a large library: page load and re-draw times in headless Chromium.
+
+    python bench/explore_speed.py [--loops 10000]
+
+Builds a library database of ``--loops`` entries (one real WAV file shared by every entry, made-up
+scores and 512-d embeddings: the page is measured, not the scorer), serves it, opens it in Debian's
+Chromium through Playwright and times: the page until ready, a change of the threshold slider (map +
+table re-drawn), a change of the colouring aspect, and a sort by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import sync_playwright
+
+from rtloop.library.db import LibraryDB, LoopResult
+from rtloop.library.explore import ExploreConfig, Explorer
+from rtloop.library.projection import update_map
+from rtloop.synth import write_loop_set
+
+
+def build(root: Path, loops: int) -> Path:
+    source = write_loop_set(root / "lib", 1, seed=0)[0].resolve()
+    rng = np.random.default_rng(0)
+    database = root / "library.db"
+    with LibraryDB(database) as db, db.conn:
+        root_id = db.root_id((root / "lib").resolve())
+        db.set_meta("aspects", json.dumps(["rhythm", "harmony", "timbre"]))
+        for k in range(loops):
+            path = (root / "lib" / f"folder{k % 20}" / f"loop{k:05d}.wav").resolve()
+            db.conn.execute(
+                "INSERT INTO files (path, root_id, folder, name, size, mtime_ns, state, seen_at) "
+                "VALUES (?, ?, ?, ?, 1, 1, 'missing', 'now')",
+                (str(source if k == 0 else path), root_id, f"folder{k % 20}", path.name),
+            )
+            v = rng.uniform(size=4)
+            db.store(
+                k + 1,
+                LoopResult(
+                    str(path),
+                    "x",
+                    duration=2.0,
+                    raw=float(v[0]),
+                    variation=float(v[0]),
+                    flagged=bool(v[0] > 0.5),
+                    aspects=(
+                        ("rhythm", float(v[1]), None),
+                        ("harmony", float(v[2]), None),
+                        ("timbre", float(v[3]), None),
+                    ),
+                    embedding=rng.normal(size=512).astype(np.float32).tobytes(),
+                ),
+            )
+        update_map(db)
+    return database
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loops", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rtloop-explore-bench-") as tmp:
+        database = build(Path(tmp), args.loops)
+        with Explorer(ExploreConfig(database)) as ex, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            start = time.perf_counter()
+            page.goto(ex.url)
+            page.wait_for_selector('body[data-ready="1"]', timeout=120_000)
+            load = time.perf_counter() - start
+
+            def timed(action: str) -> float:
+                # the action, then two animation frames: the browser has drawn the result
+                return page.evaluate(
+                    f"""() => new Promise(done => {{
+                        const t0 = performance.now(); {action};
+                        requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0)));
+                    }})"""
+                )
+
+            slider = timed(
+                "const s = document.getElementById('threshold'); s.value = 0.7; s.dispatchEvent(new Event('input'))"
+            )
+            aspect = timed(
+                "const m = document.getElementById('metric'); m.value = 'timbre'; m.dispatchEvent(new Event('change'))"
+            )
+            sort = timed("document.querySelector('th[data-key=name]').click()")
+            browser.close()
+    print(f"command: python bench/explore_speed.py --loops {args.loops}")
+    print(
+        f"{args.loops} loops: page ready in {load:.2f} s; threshold change {slider:.0f} ms, "
+        f"colour by aspect {aspect:.0f} ms, sort by name {sort:.0f} ms (headless Chromium, software WebGL)"
+    )
+
+
+if __name__ == "__main__":
+    main()
