@@ -116,9 +116,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     val_scores = detector.decision_function(X[val_idx])
     calibration = fit_calibration(val_scores, cfg.quantile)
     described = describe_loops(loops.paths, frontend.sample_rate, cfg.bpm, cfg.bars_hint, cfg.beats_per_bar)
-    fits = fit_aspects(described, fit_idx, val_idx, cfg.aspect_detector, cfg.seed, cfg.quantile)
+    fits = fit_aspects(described, val_idx, cfg.aspect_detector, cfg.seed, cfg.quantile)
     in_overall = overall_aspects(checkpoint is not None, cfg.overall)
-    overall = overall_calibration(fits, calibration, val_scores, in_overall, cfg.quantile)
+    overall = overall_calibration(fits, calibration, val_scores, val_idx, in_overall, cfg.quantile)
 
     cfg.output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".rtloop-", dir=cfg.output.parent))

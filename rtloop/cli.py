@@ -336,8 +336,8 @@ def score_row(path: Path, scores: Scores) -> dict[str, Any]:
         "flagged": bool(scores.flagged[0]),
         "aspects": {name: float(values[0]) for name, values in scores.aspects.items()},
     }
-    if scores.aspects:
-        row["top_aspect"] = max(row["aspects"], key=row["aspects"].__getitem__)
+    if scores.top_aspects:
+        row["top_aspect"] = scores.top_aspects[0]
     if scores.grids:
         grid = scores.grids[0]
         row["grid"] = {"source": grid.source.value, "bpm": round(grid.bpm, 2), "bars": grid.bars}

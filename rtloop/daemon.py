@@ -384,4 +384,5 @@ def loop_result(window: Window, scores: Scores, boundary_time: float) -> LoopRes
         bool(scores.flagged[0]),
         (time.monotonic() - boundary_time) * 1000.0,
         {name: float(values[0]) for name, values in scores.aspects.items()},
+        scores.top_aspects[0] if scores.top_aspects else None,
     )

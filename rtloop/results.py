@@ -21,11 +21,7 @@ class LoopResult:
     flagged: bool
     latency_ms: float
     aspects: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def top_aspect(self) -> str | None:
-        """The aspect that varied most, or None for a bundle without aspects."""
-        return max(self.aspects, key=self.aspects.__getitem__) if self.aspects else None
+    top_aspect: str | None = None  # the aspect that varied most (None for a bundle without aspects)
 
 
 @dataclass

@@ -46,6 +46,7 @@ class Scores:
     aspects: dict[str, np.ndarray] = field(default_factory=dict)
     aspect_raw: dict[str, np.ndarray] = field(default_factory=dict)
     grids: tuple[Grid, ...] = ()
+    top_aspects: tuple[str, ...] = ()  # per loop, the aspect furthest beyond its own threshold
 
 
 def _session(bundle: Bundle, name: str, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
@@ -174,6 +175,8 @@ class Scorer:
         overall = self.bundle.overall
         overall_raw = combine_logits(logits, overall.aspects)
         order = [a for a in ASPECTS if a in raw]
+        stacked = np.stack([logits[name] for name in order])
+        top = tuple(order[i] for i in np.argmax(stacked, axis=0))
         return Scores(
             overall_raw,
             overall.calibration.variation(overall_raw),
@@ -182,6 +185,7 @@ class Scorer:
             {name: calibrations[name].variation(raw[name]) for name in order},
             {name: raw[name] for name in order},
             tuple(used),
+            top,
         )
 
     def warm_up(self) -> None:
