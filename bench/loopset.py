@@ -89,7 +89,7 @@ KICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH, RIDE = 36, 38, 42, 46, 49, 51
 TOMS = (50, 48, 47, 45)
 OTHER_PERCUSSION = (39, 54, 56, 60, 61, 62, 63, 64, 69, 75, 76, 77, 81)
 # Real drum loops of sonic-pi-samples: (file, bars in the file).
-DRUM_LOOPS = (("loop_amen.flac", 1), ("loop_breakbeat.flac", 1), ("loop_amen_full.flac", 4), ("loop_perc1.flac", 1))
+DRUM_LOOPS = (("loop_amen.flac", 1), ("loop_breakbeat.flac", 1), ("loop_amen_full.flac", 4))
 SONIC_SHARE = 0.25
 
 
@@ -116,6 +116,7 @@ class Loop:
     drums: bool = False
     tempo_factor: float = 1.0  # played at bpm * tempo_factor, cut to the nominal length
     drum_loop: str = ""  # a sonic-pi file instead of notes
+    drum_bar: int = 0  # the bar of that file the loop starts on
     audio_edit: str = ""  # a DEVIATIONS class applied to the audio after rendering
 
     @property
@@ -554,9 +555,9 @@ def render_drum_loop(loop: Loop) -> np.ndarray:
     mono = audio.mean(axis=1)
     native_bar = len(mono) / rate / file_bars
     played_bar = loop.bars * 4 * 60.0 / (loop.bpm * loop.tempo_factor) / loop.bars
-    tiled = np.tile(mono, 3 + int(np.ceil(loop.bars * 2 / file_bars)))
+    tiled = np.tile(mono, 3 + int(np.ceil((loop.bars * 2 + loop.drum_bar) / file_bars)))
     stretched = soxr.resample(tiled, rate * played_bar / native_bar, SAMPLE_RATE, quality="VHQ")
-    first = round(played_bar * SAMPLE_RATE * (file_bars if file_bars > 1 and loop.bars == 1 else 1))
+    first = round(played_bar * SAMPLE_RATE * (file_bars + loop.drum_bar))  # after one pass: its tail rings in
     return stretched[first : first + round(loop.seconds * SAMPLE_RATE)].copy()
 
 
@@ -587,7 +588,8 @@ def plan_loop(rng: np.random.Generator, instrument: str, label: str) -> Loop:
     if drums and label in ("normal", "distortion", "glitch", "noise", "tempo_off") and rng.random() < SONIC_SHARE:
         name = DRUM_LOOPS[int(rng.integers(len(DRUM_LOOPS)))][0]
         bpm = float(np.round(np.clip(native_bpm(name) * rng.uniform(0.88, 1.12), *BPM_RANGE), 1))
-        loop = Loop(label, bpm, bars, "", drums=True, drum_loop=name)
+        file_bars = next(b for n, b in DRUM_LOOPS if n == name)
+        loop = Loop(label, bpm, bars, "", drums=True, drum_loop=name, drum_bar=int(rng.integers(file_bars)))
     else:
         key, notes, scale = _program_pattern(rng, instrument, bars)
         programs = NORMAL_PROGRAMS[instrument]

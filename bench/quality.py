@@ -4,7 +4,7 @@ For each data seed and instrument (bass, guitar, drums), in one run:
 
 * baseline: 64-band log-mel statistics (mean and std per band: 128 numbers) + IsolationForest, fitted
   on the training loops;
-* rtloop: a bundle trained with ``export.train.train`` (random encoder: no checkpoint) for every
+* rtloop: a bundle trained with ``export.train.train`` (random encoder, seed 0: no checkpoint) for every
   detector in ``export.detectors.DETECTORS``, each test loop scored alone with ``Scorer.score([wave])``:
   the overall ``variation`` and ``raw`` and, where the bundle has them, the per-aspect variations.
 
@@ -15,7 +15,8 @@ no class below the log-mel baseline. The loop set and the embeddings are cached 
 so the detectors share embeddings and a rerun renders nothing.
 
     PYTHONPATH=$PWD python bench/quality.py [--seeds 3] [--instruments bass guitar drums]
-        [--detectors svdd-residual pca] [--quick] [--acid] [--bars-hint N] [--cache DIR] [--json FILE]
+        [--detectors svdd-residual pca] [--quick] [--acid] [--baseline-only] [--bars-hint N]
+        [--cache DIR] [--sets DIR] [--json FILE]
 
 A full default run (3 seeds x 3 instruments, 116 loops each, 4 detectors) takes tens of minutes on two
 CPU cores; ``--quick`` (1 seed, 22 loops per instrument) a few minutes.
@@ -93,7 +94,7 @@ def baseline_scores(train: list[np.ndarray], test: list[np.ndarray], sample_rate
 
 
 def rtloop_scores(
-    train_dir: Path, test_paths: list[Path], detector: str, cache: Path, bars_hint: int | None, seed: int
+    train_dir: Path, test_paths: list[Path], detector: str, cache: Path, bars_hint: int | None
 ) -> dict[str, np.ndarray]:
     """Train a bundle on ``train_dir`` and score each test loop alone.
 
@@ -114,7 +115,6 @@ def rtloop_scores(
             detector=detector,
             cache_dir=cache,
             bars_hint=bars_hint,
-            seed=seed,
         )
         log = io.StringIO()
         try:
@@ -157,7 +157,7 @@ def run_instrument(
 
     for detector in detectors:
         started = time.monotonic()
-        for row, scores in rtloop_scores(folder / "train", test_paths, detector, cache, bars_hint, seed).items():
+        for row, scores in rtloop_scores(folder / "train", test_paths, detector, cache, bars_hint).items():
             results[f"{detector} {row}"] = aucs(scores, labels)
         print(f"  {instrument}: {detector} {time.monotonic() - started:.1f} s", flush=True)
     return results
@@ -165,11 +165,9 @@ def run_instrument(
 
 def _cell(values: list[float]) -> str:
     if not values:
-        return "   -    "
+        return "-"
     mean = float(np.mean(values))
-    if len(values) == 1:
-        return f"{mean:.2f}    "
-    return f"{mean:.2f}±{(max(values) - min(values)) / 2:.2f}"
+    return f"{mean:.2f}" if len(values) == 1 else f"{mean:.2f}±{(max(values) - min(values)) / 2:.2f}"
 
 
 def print_table(instrument: str, per_seed: list[dict[str, dict[str, float]]]) -> None:
@@ -220,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rtloop-quality",
         help="loop sets and embeddings (default ~/.cache/rtloop-quality)",
     )
+    parser.add_argument("--sets", type=Path, default=None, help="loop sets folder (default CACHE/sets[-quick])")
     parser.add_argument("--soundfont", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write every per-seed ROC-AUC here")
     return parser
@@ -243,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK_SIZES if args.quick else SetSizes()
     n_seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     soundfont = args.soundfont or default_soundfont()
-    sets = args.cache / ("sets-quick" if args.quick else "sets")
+    sets = args.sets or args.cache / ("sets-quick" if args.quick else "sets")
     started = time.monotonic()
     results: dict[str, list[dict[str, dict[str, float]]]] = {i: [] for i in args.instruments}
     for seed in range(n_seeds):
