@@ -117,12 +117,14 @@ def rtloop_scores(
             bars_hint=bars_hint,
         )
         log = io.StringIO()
+        started = time.monotonic()
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 train(cfg)
         except Exception:
             print(log.getvalue(), file=sys.stderr)
             raise
+        trained = time.monotonic()
         scorer = Scorer(load_bundle(cfg.output), providers=["CPUExecutionProvider"])
         rate = scorer.bundle.frontend.sample_rate
         rows: dict[str, list[float]] = {}
@@ -132,6 +134,7 @@ def rtloop_scores(
             rows.setdefault("raw", []).append(float(scores.raw[0]))
             for aspect, values in getattr(scores, "aspects", {}).items():
                 rows.setdefault(f"aspect:{aspect}", []).append(float(np.asarray(values)[0]))
+        print(f"    {detector}: trained in {trained - started:.0f} s, scored in {time.monotonic() - trained:.0f} s")
     return {name: np.asarray(values) for name, values in rows.items()}
 
 

@@ -117,3 +117,23 @@ def test_a_tiny_rendered_set_has_its_labels_lengths_loudness_and_no_tempo_metada
     stamp = (folder / "DONE").stat().st_mtime_ns
     loopset.ensure_set(tmp_path, 0, ("bass",), sizes, soundfont, acid=False)
     assert (folder / "DONE").stat().st_mtime_ns == stamp
+
+
+def test_quality_aucs_per_class_and_overall() -> None:
+    from bench import quality
+
+    labels = ["normal", "normal", "glitch", "noise", "noise"]
+    scores = np.array([0.1, 0.2, 0.15, 0.9, 0.8])
+    result = quality.aucs(scores, labels)
+    assert result["glitch"] == pytest.approx(0.5)
+    assert result["noise"] == pytest.approx(1.0)
+    assert result["overall"] == pytest.approx(5 / 6)
+    assert "tempo_off" not in result  # no loops of that class: no number rather than a made-up one
+
+
+def test_logmel_baseline_features_are_128_numbers() -> None:
+    from bench import quality
+
+    wave = np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32)
+    features = quality.logmel_stats(wave, SAMPLE_RATE)
+    assert features.shape == (128,) and np.all(np.isfinite(features))
