@@ -32,6 +32,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -93,14 +94,26 @@ def baseline_scores(train: list[np.ndarray], test: list[np.ndarray], sample_rate
     return -forest.score_samples(x_test)
 
 
+def _file_grid(path: Path, wave: np.ndarray, rate: int, bars_hint: int | None) -> object | None:
+    """The loop's grid as ``rtloop score`` finds it (acid chunk, name, hint, else estimated), where the
+    runtime has grids (rtloop.grid); None before that."""
+    try:
+        from rtloop.grid import grid_for_file
+    except ImportError:
+        return None
+    return grid_for_file(path, wave, rate, None, bars_hint)
+
+
 def rtloop_scores(
     train_dir: Path, test_paths: list[Path], detector: str, cache: Path, bars_hint: int | None
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], list[object]]:
     """Train a bundle on ``train_dir`` and score each test loop alone.
+
+    The detector is the network's and, where the bundle has descriptor aspects, each aspect's too.
 
     Returns:
         Per scorer row (``variation``, ``raw`` and ``aspect:<name>`` where the bundle has aspects) the
-        scores of the test loops in order.
+        scores of the test loops in order, and the grid each test loop was scored against (if any).
     """
     from export.train import TrainConfig, train
     from rtloop.audio_io import load_audio
@@ -108,14 +121,10 @@ def rtloop_scores(
     from rtloop.scorer import Scorer
 
     with tempfile.TemporaryDirectory(prefix="quality-bundle-") as tmp:
-        cfg = TrainConfig(
-            loops=train_dir,
-            output=Path(tmp) / "bundle",
-            random_encoder=True,
-            detector=detector,
-            cache_dir=cache,
-            bars_hint=bars_hint,
-        )
+        options: dict[str, object] = {"detector": detector, "cache_dir": cache, "bars_hint": bars_hint}
+        if "aspect_detector" in {f.name for f in fields(TrainConfig)}:
+            options["aspect_detector"] = detector
+        cfg = TrainConfig(loops=train_dir, output=Path(tmp) / "bundle", random_encoder=True, **options)
         log = io.StringIO()
         started = time.monotonic()
         try:
@@ -128,14 +137,41 @@ def rtloop_scores(
         scorer = Scorer(load_bundle(cfg.output), providers=["CPUExecutionProvider"])
         rate = scorer.bundle.frontend.sample_rate
         rows: dict[str, list[float]] = {}
+        grids: list[object] = []
         for path in test_paths:
-            scores = scorer.score([load_audio(path, rate)])
+            wave = load_audio(path, rate)
+            grid = _file_grid(path, wave, rate, bars_hint)
+            scores = scorer.score([wave]) if grid is None else scorer.score([wave], [grid])
+            grids.extend(getattr(scores, "grids", ()))
             rows.setdefault("variation", []).append(float(scores.variation[0]))
             rows.setdefault("raw", []).append(float(scores.raw[0]))
             for aspect, values in getattr(scores, "aspects", {}).items():
                 rows.setdefault(f"aspect:{aspect}", []).append(float(np.asarray(values)[0]))
         print(f"    {detector}: trained in {trained - started:.0f} s, scored in {time.monotonic() - trained:.0f} s")
-    return {name: np.asarray(values) for name, values in rows.items()}
+    return {name: np.asarray(values) for name, values in rows.items()}, grids
+
+
+def _grid_matches(grid: object, row: dict[str, str]) -> bool:
+    """The grid has the loop's labelled bars and its tempo within 2 %."""
+    bpm = float(row["bpm"])
+    return getattr(grid, "bars", 0) == int(row["bars"]) and abs(float(getattr(grid, "bpm", 0.0)) - bpm) <= 0.02 * bpm
+
+
+def grid_report(grids: list[object], rows: list[dict[str, str]]) -> str:
+    """Where the test loops' grids came from, and how many have the labelled bars and tempo."""
+    if not grids:
+        return "no grids (runtime without rtloop.grid)"
+    sources: dict[str, int] = {}
+    for grid in grids:
+        source = getattr(grid, "source", "?")
+        name = str(getattr(source, "value", source))
+        sources[name] = sources.get(name, 0) + 1
+    pairs = list(zip(grids, rows, strict=True))
+    right = sum(_grid_matches(g, r) for g, r in pairs)
+    normal = [(g, r) for g, r in pairs if r["label"] == "normal"]
+    right_normal = sum(_grid_matches(g, r) for g, r in normal)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(sources.items()))
+    return f"grids: {counts}; labelled bars and tempo: {right}/{len(pairs)} (normal {right_normal}/{len(normal)})"
 
 
 def run_instrument(
@@ -160,9 +196,15 @@ def run_instrument(
 
     for detector in detectors:
         started = time.monotonic()
-        for row, scores in rtloop_scores(folder / "train", test_paths, detector, cache, bars_hint).items():
+        try:
+            rows_scores, grids = rtloop_scores(folder / "train", test_paths, detector, cache, bars_hint)
+        except Exception as exc:  # one failing detector must not cost the others' numbers
+            print(f"  {instrument}: {detector} FAILED: {type(exc).__name__}: {exc}", flush=True)
+            continue
+        for row, scores in rows_scores.items():
             results[f"{detector} {row}"] = aucs(scores, labels)
-        print(f"  {instrument}: {detector} {time.monotonic() - started:.1f} s", flush=True)
+        seconds = time.monotonic() - started
+        print(f"  {instrument}: {detector} {seconds:.1f} s; {grid_report(grids, test_rows)}", flush=True)
     return results
 
 
