@@ -5,8 +5,12 @@ For each data seed and instrument (bass, guitar, drums), in one run:
 * baseline: 64-band log-mel statistics (mean and std per band: 128 numbers) + IsolationForest, fitted
   on the training loops;
 * rtloop: a bundle trained with ``export.train.train`` (random encoder, seed 0: no checkpoint) for every
-  detector in ``export.detectors.DETECTORS``, each test loop scored alone with ``Scorer.score([wave])``:
-  the overall ``variation`` and ``raw`` and, where the bundle has them, the per-aspect variations.
+  detector in ``export.detectors.DETECTORS`` (the network's detector and, where TrainConfig has
+  ``aspect_detector``, every descriptor aspect's), each test loop scored alone with
+  ``Scorer.score([wave], [grid])``, its grid found as ``rtloop score`` finds it (``grid_for_file``: the
+  acid chunk with ``--acid``, else estimated from the audio): the overall ``variation`` and ``raw`` and,
+  where the bundle has them, the per-aspect variations. It also says where the grids came from and how
+  many match the labelled bars and tempo.
 
 It prints the ROC-AUC (normal test loops against each deviation class, and against all of them:
 ``overall``) of each scorer, mean and spread (min-max) over the seeds, and a summary against the
@@ -18,8 +22,11 @@ so the detectors share embeddings and a rerun renders nothing.
         [--detectors svdd-residual pca] [--quick] [--acid] [--baseline-only] [--bars-hint N]
         [--cache DIR] [--sets DIR] [--json FILE]
 
-A full default run (3 seeds x 3 instruments, 116 loops each, 4 detectors) takes tens of minutes on two
-CPU cores; ``--quick`` (1 seed, 22 loops per instrument) a few minutes.
+Cost: rendering a seed's set takes ~3 minutes; each bundle 0.5-5 minutes (training, ONNX export and
+parity dominate; IsolationForest's ONNX conversion is the slowest), so a full default run (3 seeds x 3
+instruments x 6 detectors) takes about an hour on two busy CPU cores: narrow it with ``--detectors``.
+``--quick`` (1 seed, 22 loops per instrument: numbers without meaning, a smoke test) took 31 minutes with
+4 detectors on the shared machine. Needs the Debian packages named by ``loopset.APT_LINE``.
 """
 
 from __future__ import annotations
