@@ -112,7 +112,7 @@ def _file_grid(path: Path, wave: np.ndarray, rate: int, bars_hint: int | None) -
 
 
 def rtloop_scores(
-    train_dir: Path, test_paths: list[Path], detector: str, cache: Path, bars_hint: int | None
+    train_dir: Path, test_paths: list[Path], detector: str, cache: Path, bars_hint: int | None, overall: str = "auto"
 ) -> tuple[dict[str, np.ndarray], list[object]]:
     """Train a bundle on ``train_dir`` and score each test loop alone.
 
@@ -131,6 +131,7 @@ def rtloop_scores(
         options: dict[str, object] = {"detector": detector, "cache_dir": cache, "bars_hint": bars_hint}
         if "aspect_detector" in {f.name for f in fields(TrainConfig)}:
             options["aspect_detector"] = detector
+            options["overall"] = overall
         cfg = TrainConfig(loops=train_dir, output=Path(tmp) / "bundle", random_encoder=True, **options)
         log = io.StringIO()
         started = time.monotonic()
@@ -182,7 +183,13 @@ def grid_report(grids: list[object], rows: list[dict[str, str]]) -> str:
 
 
 def run_instrument(
-    folder: Path, instrument: str, detectors: tuple[str, ...], cache: Path, bars_hint: int | None, seed: int
+    folder: Path,
+    instrument: str,
+    detectors: tuple[str, ...],
+    cache: Path,
+    bars_hint: int | None,
+    seed: int,
+    overall: str = "auto",
 ) -> dict[str, dict[str, float]]:
     """ROC-AUCs per scorer row (``baseline``, ``<detector> <row>``) for one instrument folder."""
     import soundfile as sf
@@ -204,7 +211,7 @@ def run_instrument(
     for detector in detectors:
         started = time.monotonic()
         try:
-            rows_scores, grids = rtloop_scores(folder / "train", test_paths, detector, cache, bars_hint)
+            rows_scores, grids = rtloop_scores(folder / "train", test_paths, detector, cache, bars_hint, overall)
         except Exception as exc:  # one failing detector must not cost the others' numbers
             print(f"  {instrument}: {detector} FAILED: {type(exc).__name__}: {exc}", flush=True)
             continue
@@ -265,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baseline-only", action="store_true", help="skip the rtloop bundles")
     parser.add_argument("--bars-hint", type=int, default=None, help="passed to TrainConfig.bars_hint")
     parser.add_argument(
+        "--overall",
+        default="auto",
+        choices=("auto", "with-sound", "without-sound"),
+        help="passed to TrainConfig.overall: whether the overall includes the network's sound aspect",
+    )
+    parser.add_argument(
         "--cache",
         type=Path,
         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rtloop-quality",
@@ -302,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed {seed}: {seed_dir}", flush=True)
         for instrument in args.instruments:
             results[instrument].append(
-                run_instrument(seed_dir / instrument, instrument, detectors, args.cache, args.bars_hint, seed)
+                run_instrument(
+                    seed_dir / instrument, instrument, detectors, args.cache, args.bars_hint, seed, args.overall
+                )
             )
     for instrument, per_seed in results.items():
         print_table(instrument, per_seed)

@@ -42,7 +42,7 @@ def bass_loop(
     Args:
         deviation: None (normal), "instrument" (a square-wave synth plays the riff), "noise" (a loud
             noise burst), "glitch" (stutter and dropouts), "wrong_notes" (random pitches) or
-            "broken_rhythm" (a quarter of the notes off the grid by a 16th triplet or more, two dropped).
+            "broken_rhythm" (a third of the notes off the grid, late by a 16th triplet or more).
     """
     if deviation is not None and deviation not in DEVIATIONS:
         raise ValueError(f"unknown deviation {deviation!r}")
@@ -50,13 +50,10 @@ def bass_loop(
     total = int(round(bars * beats_per_bar * 60.0 / bpm * sample_rate))
     out = np.zeros(total)
     notes = bars * beats_per_bar * 2
-    off_grid, dropped = set(), set()
+    off_grid: set[int] = set()
     if deviation == "broken_rhythm":
-        moved = rng.choice(notes, size=max(2, notes // 4) + 2, replace=False)
-        off_grid, dropped = set(moved[2:].tolist()), set(moved[:2].tolist())
+        off_grid = set(rng.choice(notes, size=max(2, notes // 3), replace=False).tolist())
     for k in range(notes):
-        if k in dropped:
-            continue
         semis = RIFF[k % len(RIFF)]
         if deviation == "wrong_notes" and rng.random() < 0.5:
             semis = int(rng.integers(1, 12))
