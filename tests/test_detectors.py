@@ -17,6 +17,7 @@ from export.detectors import (  # noqa: E402
     AutoEncoder,
     DeepSVDD,
     Detector,
+    IForest,
     KNNDetector,
     Mahalanobis,
     center_with_eps,
@@ -43,12 +44,25 @@ def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def small_svdd(residual: bool = True, seed: int = 0, n_seeds: int = 1) -> DeepSVDD:
     # a high learning rate and few epochs: these tests check mechanics, not the benchmarked settings
     return DeepSVDD(
-        residual=residual, hidden=(32, 16, 8), pretrain_epochs=30, epochs=30, lr=1e-3, svdd_lr=1e-3, n_seeds=n_seeds, seed=seed
+        residual=residual,
+        hidden=(32, 16, 8),
+        pretrain_epochs=30,
+        epochs=30,
+        lr=1e-3,
+        svdd_lr=1e-3,
+        n_seeds=n_seeds,
+        seed=seed,
     )
 
 
 def fitted(name: str, data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Detector:
-    det = small_svdd(residual=name == "svdd-residual") if name.startswith("svdd") else make_detector(name, seed=0)
+    """The named detector fitted on the fixture, with fewer epochs / trees than its defaults (speed)."""
+    if name.startswith("svdd"):
+        det: Detector = small_svdd(residual=name == "svdd-residual")
+    elif name == "iforest":
+        det = IForest(n_estimators=20)
+    else:
+        det = make_detector(name, seed=0)
     return det.fit(data[0], data[1])
 
 
@@ -134,8 +148,10 @@ def test_svdd_ensemble_averages_members_whose_training_loops_score_one_on_averag
     with torch.no_grad():
         z = det.scorer_.standardise(x)
         each = [m(z).numpy() for m in members]
-        assert all(float(m(det.scorer_.standardise(torch.as_tensor(data[0]))).mean()) == pytest.approx(1.0, rel=1e-4)
-                   for m in members)
+        assert all(
+            float(m(det.scorer_.standardise(torch.as_tensor(data[0]))).mean()) == pytest.approx(1.0, rel=1e-4)
+            for m in members
+        )
     np.testing.assert_allclose(det.decision_function(data[2]), np.mean(each, axis=0), rtol=1e-5)
 
 
@@ -176,7 +192,9 @@ def test_knn_is_the_mean_distance_to_the_k_nearest_standardised_training_loops(d
 
 @pytest.mark.parametrize("name", DETECTORS)
 def test_onnx_detector_takes_raw_features_and_matches_python_at_any_batch(
-    name: str, data, tmp_path: Path  # type: ignore[no-untyped-def]
+    name: str,
+    data,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     import onnx
 

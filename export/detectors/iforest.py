@@ -60,5 +60,10 @@ class IForest:
         onnx.save(graph, str(path))
 
     def manifest(self) -> dict[str, Any]:
-        return {"name": "iforest", "n_estimators": self.n_estimators, "seed": self.seed, "standardised": False,
-                "n_features": self.n_features_in_}
+        return {
+            "name": "iforest",
+            "n_estimators": self.n_estimators,
+            "seed": self.seed,
+            "standardised": False,
+            "n_features": self.n_features_in_,
+        }

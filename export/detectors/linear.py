@@ -95,5 +95,9 @@ class Mahalanobis(TorchScored):
         return self
 
     def manifest(self) -> dict[str, Any]:
-        return {"name": "mahalanobis", "covariance": "ledoit-wolf", "shrinkage": self.shrinkage_,
-                **self.standardisation_manifest()}
+        return {
+            "name": "mahalanobis",
+            "covariance": "ledoit-wolf",
+            "shrinkage": self.shrinkage_,
+            **self.standardisation_manifest(),
+        }

@@ -16,7 +16,6 @@ from tqdm import tqdm
 
 from export.detectors.base import Scored, Standardise, TorchScored
 
-
 # An epoch counts as an improvement only if it lowers the held-out loss by this share: the slow creep of a
 # loss that has converged (or of a slowly collapsing SVDD) must not keep training running to the cap.
 MIN_IMPROVEMENT = 1e-3
