@@ -218,3 +218,11 @@ def test_manifest_names_the_detector_and_its_standardisation(name: str, data) ->
     m = fitted(name, data).manifest()
     assert m["name"] == name and m["n_features"] == 48
     assert m["standardised"] is (name != "iforest")
+
+
+def test_knn_graph_holds_the_training_matrix_once(data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import onnx
+
+    KNNDetector().fit(data[0], data[1]).to_onnx(tmp_path / "knn.onnx")
+    sizes = [int(np.prod(t.dims)) for t in onnx.load(str(tmp_path / "knn.onnx")).graph.initializer]
+    assert sorted(sizes)[-2:] == [60, 60 * 48]  # squared norms and the matrix; no transposed copy

@@ -32,12 +32,12 @@ class _MeanKnnDistance(nn.Module):
         super().__init__()
         ref = torch.as_tensor(reference, dtype=torch.float32)
         self.register_buffer("reference", ref)
-        self.register_buffer("reference_t", ref.T.contiguous())
         self.register_buffer("reference_sq", (ref**2).sum(dim=1))
         self.k = k
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        sq = (x**2).sum(dim=1, keepdim=True) + self.reference_sq - 2.0 * (x @ self.reference_t)
+        # (reference @ x^T)^T, not x @ reference^T: the exporter would fold in a transposed copy of the matrix
+        sq = (x**2).sum(dim=1, keepdim=True) + self.reference_sq - 2.0 * (self.reference @ x.T).T
         _, nearest = torch.topk(sq, self.k, dim=1, largest=False)
         diff = x.unsqueeze(1) - self.reference[nearest]  # (batch, k, dim)
         return (diff**2).sum(dim=2).sqrt().mean(dim=1)
