@@ -75,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/seed_bass392.npz"))
     parser.add_argument("--seeds", type=int, default=3, help="split seeds (default 3)")
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=DETECTORS)
-    parser.add_argument(
-        "--ensemble", type=int, default=0, metavar="K", help="also run residual Deep SVDD as an ensemble of K seeds"
-    )
+    parser.add_argument("--ensemble", type=int, default=0, metavar="K", help="residual Deep SVDD with K networks too")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"{args.data}: not found (pass --data path/to/seed_bass392.npz)", file=sys.stderr)

@@ -69,6 +69,7 @@ def fitted(name: str, data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Detect
 def test_make_detector_knows_every_name_and_rejects_others() -> None:
     assert set(DETECTORS) == {"svdd-residual", "svdd", "mahalanobis", "knn", "pca", "iforest"}
     assert all(make_detector(name, seed=0).seed == 0 for name in DETECTORS)  # type: ignore[attr-defined]
+    assert make_detector("svdd-residual", seed=0).n_seeds == 3  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="unknown detector 'ocsvm'"):
         make_detector("ocsvm", seed=0)
 

@@ -31,6 +31,7 @@ class DetectorName(str, Enum):
 
 
 DETECTORS = tuple(d.value for d in DetectorName)
+SVDD_RESIDUAL_SEEDS = 3  # networks in the default residual Deep SVDD ensemble
 
 
 def make_detector(name: str, seed: int) -> Detector:
@@ -51,7 +52,8 @@ def make_detector(name: str, seed: int) -> Detector:
     except ValueError:
         raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}") from None
     factories = {
-        DetectorName.SVDD_RESIDUAL: lambda: DeepSVDD(residual=True, seed=seed),
+        # three networks: on the seed embeddings the ensemble lifts the style folders (0.948/0.962 -> 0.960/0.991)
+        DetectorName.SVDD_RESIDUAL: lambda: DeepSVDD(residual=True, n_seeds=SVDD_RESIDUAL_SEEDS, seed=seed),
         DetectorName.SVDD: lambda: DeepSVDD(residual=False, seed=seed),
         DetectorName.MAHALANOBIS: lambda: Mahalanobis(seed=seed),
         DetectorName.KNN: lambda: KNNDetector(seed=seed),
