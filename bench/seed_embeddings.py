@@ -8,7 +8,7 @@ folder (mean over seeds), the mean over folders with its standard deviation acro
 two style folders (open-fifth chords, long/tremolo tones).
 
     OMP_NUM_THREADS=1 PYTHONPATH=$PWD python bench/seed_embeddings.py \
-        [--data ../shared/data/seed_bass392.npz] [--seeds 3] [--detectors svdd-residual pca ...]
+        [--data ../shared/data/seed_bass392.npz] [--seeds 3] [--detectors svdd-residual pca ...] [--ensemble K]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from export.detectors import DETECTORS, Detector, make_detector
+from export.detectors import DETECTORS, DeepSVDD, Detector, make_detector
 
 STYLE_FOLDERS = ("bass_ringing open fifth chords", "bass_tones_long&tremolo")
 TEST_FRACTION = 0.2
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/seed_bass392.npz"))
     parser.add_argument("--seeds", type=int, default=3, help="split seeds (default 3)")
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=DETECTORS)
+    parser.add_argument("--ensemble", type=int, default=0, metavar="K", help="residual Deep SVDD with K networks too")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"{args.data}: not found (pass --data path/to/seed_bass392.npz)", file=sys.stderr)
@@ -89,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         auc = evaluate(lambda s, name=name: make_detector(name, s), X, folder, folders, args.seeds)
         report(name, auc, folders, time.monotonic() - started)
+    if args.ensemble > 1:
+        started = time.monotonic()
+        auc = evaluate(lambda s: DeepSVDD(residual=True, n_seeds=args.ensemble, seed=s), X, folder, folders, args.seeds)
+        report(f"svdd-residual x{args.ensemble}", auc, folders, time.monotonic() - started)
     return 0
 
 

@@ -17,6 +17,7 @@ from export.detectors import (  # noqa: E402
     AutoEncoder,
     DeepSVDD,
     Detector,
+    IForest,
     KNNDetector,
     Mahalanobis,
     center_with_eps,
@@ -55,13 +56,20 @@ def small_svdd(residual: bool = True, seed: int = 0, n_seeds: int = 1) -> DeepSV
 
 
 def fitted(name: str, data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Detector:
-    det = small_svdd(residual=name == "svdd-residual") if name.startswith("svdd") else make_detector(name, seed=0)
+    """The named detector fitted on the fixture, with fewer epochs / trees than its defaults (speed)."""
+    if name.startswith("svdd"):
+        det: Detector = small_svdd(residual=name == "svdd-residual")
+    elif name == "iforest":
+        det = IForest(n_estimators=20)
+    else:
+        det = make_detector(name, seed=0)
     return det.fit(data[0], data[1])
 
 
 def test_make_detector_knows_every_name_and_rejects_others() -> None:
     assert set(DETECTORS) == {"svdd-residual", "svdd", "mahalanobis", "knn", "pca", "iforest"}
     assert all(make_detector(name, seed=0).seed == 0 for name in DETECTORS)  # type: ignore[attr-defined]
+    assert make_detector("svdd-residual", seed=0).n_seeds == 3  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="unknown detector 'ocsvm'"):
         make_detector("ocsvm", seed=0)
 
@@ -174,13 +182,15 @@ def test_mahalanobis_matches_numpy_on_ledoit_wolf_covariance(data) -> None:  # t
 
 
 def test_knn_is_the_mean_distance_to_the_k_nearest_standardised_training_loops(data) -> None:  # type: ignore[no-untyped-def]
-    assert [default_k(n) for n in (4, 30, 250, 5000)] == [1, 3, 10, 10]
+    assert [default_k(n) for n in (1, 4, 30, 250, 5000)] == [1, 2, 3, 10, 10]
     det = KNNDetector(k=3).fit(data[0], data[1])
     mean, scale = standardisation_stats(data[0])
     train, query = (data[0] - mean) / scale, (data[2] - mean) / scale
     dist = np.linalg.norm(query[:, None, :] - train[None, :, :], axis=2)
     expected = np.sort(dist, axis=1)[:, :3].mean(axis=1)
     np.testing.assert_allclose(det.decision_function(data[2]), expected, rtol=1e-3)
+    # a training loop's distance to itself is exactly 0, not float32 cancellation noise
+    assert KNNDetector(k=1).fit(data[0], data[1]).decision_function(data[0][:5]) == pytest.approx(0.0, abs=1e-6)
 
 
 @pytest.mark.parametrize("name", DETECTORS)
@@ -197,7 +207,7 @@ def test_onnx_detector_takes_raw_features_and_matches_python_at_any_batch(
     assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == OPSET
     assert [i.name for i in model.graph.input] == ["features"] and [o.name for o in model.graph.output] == ["score"]
     session = ort.InferenceSession(str(tmp_path / "d.onnx"), providers=["CPUExecutionProvider"])
-    X = np.concatenate([data[1], data[2]])
+    X = np.concatenate([data[0][:4], data[1], data[2]])  # training loops too: scores near 0
     for batch in (1, 3, 8, len(X)):
         (got,) = session.run(["score"], {"features": X[:batch]})
         assert got.shape == (batch,)
@@ -209,3 +219,11 @@ def test_manifest_names_the_detector_and_its_standardisation(name: str, data) ->
     m = fitted(name, data).manifest()
     assert m["name"] == name and m["n_features"] == 48
     assert m["standardised"] is (name != "iforest")
+
+
+def test_knn_graph_holds_the_training_matrix_once(data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import onnx
+
+    KNNDetector().fit(data[0], data[1]).to_onnx(tmp_path / "knn.onnx")
+    sizes = [int(np.prod(t.dims)) for t in onnx.load(str(tmp_path / "knn.onnx")).graph.initializer]
+    assert sorted(sizes)[-2:] == [60, 60 * 48]  # squared norms and the matrix; no transposed copy

@@ -12,28 +12,35 @@ from export.detectors.base import Scored, Standardise, TorchScored
 
 
 def default_k(n: int) -> int:
-    """Neighbours for ``n`` training loops: about a tenth of them, between 1 and 10."""
-    return max(1, min(10, n // 10))
+    """Neighbours for ``n`` training loops: about a tenth of them, between 2 and 10 (at most ``n``).
+
+    At least 2, because with one neighbour a training loop (and any copy of it) scores exactly 0,
+    and a score of 0 has no relative precision for the export's PyTorch/ONNX parity check.
+    """
+    return min(n, max(2, min(10, n // 10)))
 
 
 class _MeanKnnDistance(nn.Module):
     """Mean Euclidean distance to the ``k`` nearest rows of ``reference`` (a constant of the graph).
 
-    Squared distances come from one matmul (``|x|^2 + |r|^2 - 2 x r^T``, clamped at 0 against rounding),
-    the nearest by TopK.
+    Squared distances for the search come from one matmul (``|x|^2 + |r|^2 - 2 x r^T``), the nearest by
+    TopK; the ``k`` chosen rows are then gathered and their distances computed from the differences, which
+    keeps small distances exact (the matmul form loses them to float32 cancellation).
     """
 
     def __init__(self, reference: np.ndarray, k: int) -> None:
         super().__init__()
         ref = torch.as_tensor(reference, dtype=torch.float32)
-        self.register_buffer("reference_t", ref.T.contiguous())
+        self.register_buffer("reference", ref)
         self.register_buffer("reference_sq", (ref**2).sum(dim=1))
         self.k = k
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        sq = (x**2).sum(dim=1, keepdim=True) + self.reference_sq - 2.0 * (x @ self.reference_t)
-        nearest, _ = torch.topk(sq, self.k, dim=1, largest=False)
-        return nearest.clamp_min(0.0).sqrt().mean(dim=1)
+        # (reference @ x^T)^T, not x @ reference^T: the exporter would fold in a transposed copy of the matrix
+        sq = (x**2).sum(dim=1, keepdim=True) + self.reference_sq - 2.0 * (self.reference @ x.T).T
+        _, nearest = torch.topk(sq, self.k, dim=1, largest=False)
+        diff = x.unsqueeze(1) - self.reference[nearest]  # (batch, k, dim)
+        return (diff**2).sum(dim=2).sqrt().mean(dim=1)
 
 
 class KNNDetector(TorchScored):
@@ -51,7 +58,7 @@ class KNNDetector(TorchScored):
     def fit(self, X: np.ndarray, X_val: np.ndarray) -> KNNDetector:
         """Store the standardised training loops; ``X_val`` is unused."""
         standardise = Standardise.fit(X)
-        self.k_ = min(self.k or default_k(len(X)), len(X))
+        self.k_ = min(self.k, len(X)) if self.k else default_k(len(X))
         self.scorer_ = Scored(standardise, _MeanKnnDistance(standardise.apply(X), self.k_)).eval()
         self.n_train_ = int(len(X))
         self.n_features_in_ = int(X.shape[1])
