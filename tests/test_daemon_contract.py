@@ -7,11 +7,15 @@ JACK end-to-end tests.
 
 from __future__ import annotations
 
+import socket
+import time
 import types
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtloop.clock import ClockEvent, EventKind
 from rtloop.daemon import Daemon, RunEnded
@@ -280,3 +284,106 @@ def test_a_failing_takes_folder_shows_in_the_status_while_scoring_goes_on(rig) -
     play_bars(rig, 4, 4)
     assert rig.daemon.reporter.status is Status.RUNNING and rig.osc.values("/bar") == [1, 2, 3, 4]
     assert len(takes.added) == 4
+
+
+# -- fuzz: hostile control packets and MIDI bytes while the daemon runs ---------------------------------
+
+TICK = 60.0 / 120.0 / 24  # seconds per MIDI clock tick at 120 bpm
+NOT_TRANSPORT = [b for b in range(256) if b not in (0xF2, 0xF8, 0xFA, 0xFB, 0xFC)]  # junk never says start/stop
+
+
+class FakeClockPort:
+    """Fake of :class:`~rtloop.midi_input.ClockInput`: the test writes its messages into the receiver."""
+
+    reopenable = False
+
+    def __init__(self) -> None:
+        from rtloop.clock import MidiClockReceiver
+
+        self.receiver = MidiClockReceiver()
+        self.number = 0
+
+    def put(self, arrival: float, delta: float, message: list[int]) -> None:
+        self.receiver.queue.append((self.number, arrival, delta, message))
+        self.number += 1
+
+    def close(self) -> None: ...
+
+
+def osc_message(address: str, *ints: int) -> bytes:
+    def pad(b: bytes) -> bytes:
+        return b + b"\0" * (4 - len(b) % 4)
+
+    return pad(address.encode()) + pad(("," + "i" * len(ints)).encode()) + b"".join(i.to_bytes(4, "big") for i in ints)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    packets=st.lists(
+        st.one_of(
+            st.binary(max_size=200),
+            st.builds(
+                lambda b, at, v: b[:at] + bytes([v]) + b[at + 1 :],
+                st.just(osc_message("/rtloop/bars", 2)),
+                st.integers(0, 15),
+                st.integers(0, 255),
+            ),
+        ),
+        max_size=20,
+    ),
+    junk=st.lists(st.lists(st.sampled_from(NOT_TRANSPORT), min_size=1, max_size=12), max_size=60),
+)
+def test_fuzzed_control_packets_and_midi_bytes_leave_every_bar_accounted_for_and_ping_answered(
+    packets: list[bytes], junk: list[list[int]]
+) -> None:
+    from rtloop.clock import CLOCK, START, ClockFollower
+    from rtloop.clocks import MidiClock
+    from rtloop.osc_io import ControlServer
+
+    audio, scorer, osc, port = FakeAudio(), FakeScorer(), FakeOsc(), FakeClockPort()
+    max_frames = audio.ring.capacity - audio.ring.guard - 10 * RATE
+    with ControlServer("127.0.0.1", 0) as control, MidiClock(port, ClockFollower(4)) as clock:
+        daemon = Daemon(
+            scorer,
+            audio,
+            clock,
+            Segmenter(1, max_frames=max_frames),
+            Reporter(osc, lambda _: None),  # type: ignore[arg-type]
+            control=(control.commands,),
+        )
+        daemon.start()
+        port.put(0.0, 0.0, [START])
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        spread = iter(junk)
+        bars = 8
+        for tick in range(bars * 96 + 1):
+            now = tick * TICK
+            if tick % 96 == 0 and packets:
+                sender.sendto(packets.pop(), control.address)
+            message = next(spread, None)
+            if message is not None:
+                port.put(now, 0.0 if tick == 0 else TICK, message)  # junk arrives just before the tick
+                port.put(now, 0.0, [CLOCK])
+            else:
+                port.put(now, 0.0 if tick == 0 else TICK, [CLOCK])
+            if tick % 24 == 0:
+                audio.feed(int(RATE * now) - audio.ring.written)
+                daemon.step(now)
+                daemon.step(now)
+        for data in (osc_message("/rtloop/arm", 1), osc_message("/rtloop/bars", 1), osc_message("/rtloop/ping")):
+            sender.sendto(data, control.address)
+        sender.close()
+        deadline = time.monotonic() + 10
+        while len(control.commands) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        daemon.step(bars * 96 * TICK)
+        for tick in range(bars * 96 + 1, (bars + 3) * 96 + 1):  # three more bars after the fuzz
+            port.put(tick * TICK, TICK, [CLOCK])
+            if tick % 24 == 0:
+                audio.feed(int(RATE * tick * TICK) - audio.ring.written)
+                daemon.step(tick * TICK)
+                daemon.step(tick * TICK)
+    assert osc.values("/pong") == [1]
+    scored, skipped = osc.values("/bar"), osc.values("/skipped")
+    assert sorted(scored + skipped) == list(range(1, bars + 3 + 1)), (scored, skipped)  # every bar exactly once
+    assert scored[-3:] == [bars + 1, bars + 2, bars + 3], (scored, skipped)  # scoring goes on after the fuzz
