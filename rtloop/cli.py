@@ -22,7 +22,7 @@ from rtloop.audio_io import load_audio
 from rtloop.bundle import load_bundle
 from rtloop.errors import AudioError, RtloopError
 from rtloop.live import DEFAULT_BARS, ClockKind, RunConfig
-from rtloop.midi_input import APIS
+from rtloop.midi_ports import APIS
 from rtloop.osc_io import parse_host_port
 from rtloop.osc_spec import (
     DEFAULT_CONTROL_HOST,
@@ -374,7 +374,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _devices(args: argparse.Namespace) -> int:
     from rtloop.audio_input import list_input_devices
-    from rtloop.midi_input import midi_inputs_by_api
+    from rtloop.midi_ports import ports_by_api
 
     print("audio inputs:")
     try:
@@ -386,16 +386,17 @@ def _devices(args: argparse.Namespace) -> int:
             print("  none found")
     except RtloopError as exc:
         print(f"  unavailable: {exc}")
-    with _quiet_stderr():
-        midi = midi_inputs_by_api(args.midi_api)
-    for api, ports in midi:
-        print(f"MIDI inputs ({api}):")
-        if isinstance(ports, str):
-            print(f"  unavailable: {ports}")
-        elif not ports:
-            print("  none found")
-        for index, name in enumerate(ports if isinstance(ports, list) else []):
-            print(f"  [{index}] {name}")
+    for output, what in ((False, "MIDI inputs"), (True, "MIDI outputs (--midi-out)")):
+        with _quiet_stderr():
+            midi = ports_by_api(args.midi_api, output)
+        for api, ports in midi:
+            print(f"{what} ({api}):")
+            if isinstance(ports, str):
+                print(f"  unavailable: {ports}")
+            elif not ports:
+                print("  none found")
+            for index, name in enumerate(ports if isinstance(ports, list) else []):
+                print(f"  [{index}] {name}")
     return 0
 
 

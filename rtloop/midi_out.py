@@ -25,10 +25,9 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from rtloop.errors import DeviceError
-from rtloop.midi_input import APIS
+from rtloop.midi_ports import open_client, select_port
 from rtloop.resources import Closing
 
 log = logging.getLogger(__name__)
@@ -65,47 +64,6 @@ class CcMap:
             raise ValueError(f"each value needs its own controller: {numbers}")
 
 
-def select_port(ports: list[str], spec: str | None, what: str) -> int:
-    """Index of the one port that ``spec`` (an index, or a case-insensitive name substring) names.
-
-    Raises:
-        DeviceError: no port or several ports match; the message lists the ports.
-    """
-    if spec is not None and spec.isdigit():
-        match = [int(spec)] if int(spec) < len(ports) else []
-    else:
-        match = [i for i, name in enumerate(ports) if (spec or "").lower() in name.lower()]
-    if len(match) != 1:
-        listing = "; ".join(f"[{i}] {name}" for i, name in enumerate(ports)) or "none"
-        problem = "matches several ports" if match else f"matches no {what}"
-        raise DeviceError(f"{spec!r} {problem}. {what}s: {listing}")
-    return match[0]
-
-
-def list_midi_outputs(api: str = "default") -> list[str]:
-    """Names of the MIDI output ports the API sees.
-
-    Raises:
-        DeviceError: an unknown API, or one that cannot start.
-    """
-    midi = _midi_out(api)
-    try:
-        return list(midi.get_ports())
-    finally:
-        midi.delete()
-
-
-def _midi_out(api: str) -> Any:
-    import rtmidi
-
-    try:
-        return rtmidi.MidiOut(getattr(rtmidi, APIS[api]), name="rtloop")
-    except (KeyError, AttributeError):
-        raise DeviceError(f"unknown MIDI API {api!r}; choose one of {', '.join(APIS)}") from None
-    except rtmidi.SystemError as exc:
-        raise DeviceError(f"cannot start the {api} MIDI API: {exc}") from exc
-
-
 def to_7bit(value: float) -> int:
     """0..1 -> 0..127, rounded; values outside 0..1 are clipped."""
     return round(min(max(value, 0.0), 1.0) * 127)
@@ -116,7 +74,7 @@ class MidiCcOut(Closing):
 
     Args:
         spec: port index or name substring; with ``virtual``, the name of a port rtloop creates.
-        api: one of :data:`rtloop.midi_input.APIS`.
+        api: one of :data:`rtloop.midi_ports.APIS`.
         virtual: create a port (``rtloop:<spec or "cc out">``) for hosts to connect to.
         ccs: channel and controller numbers.
 
@@ -131,7 +89,7 @@ class MidiCcOut(Closing):
         self._errors = (rtmidi.RtMidiError, ValueError, OSError)
         self._last: dict[int, int] = {}
         self._reported: set[str] = set()
-        self._midi = _midi_out(api)
+        self._midi = open_client(api, output=True)
         try:
             if virtual:
                 self._midi.open_virtual_port(spec or "cc out")

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from rtloop.errors import DeviceError
-from rtloop.midi_out import CcMap, MidiCcOut, list_midi_outputs, select_port, to_7bit
+from rtloop.midi_out import CcMap, MidiCcOut, to_7bit
+from rtloop.midi_ports import list_ports, select_port
 
 SERVER = "rtloop-midi-out"  # its own fixed name: JACK frees a dead server's registry entry only on reuse
 ASPECTS = ("rhythm", "harmony", "timbre", "integrity", "sound")
@@ -102,7 +103,7 @@ def test_values_arrive_as_exact_control_changes_and_only_when_they_change(
     jack_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     witness = witness_input(virtual=True)
-    assert "witness:in" in list_midi_outputs("jack")
+    assert "witness:in" in list_ports("jack", output=True)
     out = MidiCcOut("witness", api="jack", ccs=CcMap(channel=3))
     try:
         time.sleep(0.2)  # the connection is made by the JACK server thread

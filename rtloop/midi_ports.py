@@ -1,0 +1,84 @@
+"""python-rtmidi clients and ports, shared by the clock input and the CC output: APIs, port lists, and
+choosing a port by index or name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rtloop.errors import DeviceError
+
+APIS = {
+    "default": "API_UNSPECIFIED",
+    "alsa": "API_LINUX_ALSA",
+    "jack": "API_UNIX_JACK",
+    "coremidi": "API_MACOSX_CORE",
+    "winmm": "API_WINDOWS_MM",
+}
+
+
+def open_client(api: str, output: bool = False) -> Any:
+    """An rtmidi ``MidiIn`` (or ``MidiOut``) client named ``rtloop`` on ``api``.
+
+    Raises:
+        DeviceError: an unknown API, or one that cannot start (no ALSA sequencer, no JACK server).
+    """
+    import rtmidi
+
+    kind = rtmidi.MidiOut if output else rtmidi.MidiIn
+    try:
+        return kind(getattr(rtmidi, APIS[api]), name="rtloop")
+    except (KeyError, AttributeError):
+        raise DeviceError(f"unknown MIDI API {api!r}; choose one of {', '.join(APIS)}") from None
+    except rtmidi.SystemError as exc:
+        raise DeviceError(f"cannot start the {api} MIDI API: {exc}") from exc
+
+
+def list_ports(api: str = "default", output: bool = False) -> list[str]:
+    """Names of the MIDI input (or output) ports the API sees.
+
+    Raises:
+        DeviceError: an unknown API, or one that cannot start.
+    """
+    midi = open_client(api, output)
+    try:
+        return list(midi.get_ports())
+    finally:
+        midi.delete()
+
+
+def select_port(ports: list[str], spec: str | None, what: str) -> int:
+    """Index of the one port that ``spec`` (an index, or a case-insensitive name substring) names.
+
+    Raises:
+        DeviceError: no port or several ports match; the message lists the ports.
+    """
+    if spec is not None and spec.isdigit():
+        match = [int(spec)] if int(spec) < len(ports) else []
+    else:
+        match = [i for i, name in enumerate(ports) if (spec or "").lower() in name.lower()]
+    if len(match) != 1:
+        listing = "; ".join(f"[{i}] {name}" for i, name in enumerate(ports)) or "none"
+        problem = "matches several ports" if match else f"matches no {what}"
+        raise DeviceError(f"{spec!r} {problem}. {what}s: {listing}")
+    return match[0]
+
+
+def ports_by_api(api: str = "default", output: bool = False) -> list[tuple[str, list[str] | str]]:
+    """For ``rtloop devices``: (API, port names or why the API is unavailable), for the API asked for
+    or, with ``"default"``, for the default API and then every other one compiled in (a Linux machine
+    without an ALSA sequencer can still have JACK MIDI)."""
+    import rtmidi
+
+    names = {getattr(rtmidi, value, None): name for name, value in APIS.items() if name != "default"}
+    wanted = [api] if api != "default" else ["default"]
+    if api == "default":
+        wanted += [names[a] for a in rtmidi.get_compiled_api() if a in names]
+    listing: list[tuple[str, list[str] | str]] = []
+    for name in wanted:
+        try:
+            listing.append((name, list_ports(name, output)))
+        except DeviceError as exc:
+            listing.append((name, str(exc)))
+    if api == "default" and isinstance(listing[0][1], list):
+        listing = listing[:1]  # the default API works: it is what --midi uses
+    return listing
