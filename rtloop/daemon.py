@@ -106,6 +106,7 @@ class Daemon:
         self._pending: collections.deque[Window] = collections.deque()
         self._in_flight: _InFlight | None = None
         self._restarts: collections.deque[float] = collections.deque()
+        self._state_before_restart = Status.RUNNING
         self._audio_backoff = Backoff(1.0, 30.0)
         self._clock_drained = False  # the clock was polled once more after replayed audio ran out
         self._audio_lost_at = 0.0
@@ -261,7 +262,8 @@ class Daemon:
             return
         if self.reporter.state is Status.SCORER_RESTARTING and self.scorer.ready:
             self.reporter.say("scoring process ready again")
-            self.reporter.set_state(self._running_state())
+            before = self._state_before_restart
+            self.reporter.set_state(self._running_state() if before in (Status.RUNNING, Status.DISARMED) else before)
         if scores is None or self._in_flight is None:
             return
         window, audio = self._in_flight.window, self._in_flight.audio
@@ -281,6 +283,8 @@ class Daemon:
         self._restarts.append(now)
         self.summary.scorer_restarts += 1
         self.reporter.say(f"{why}; restarting it")
+        if self.reporter.state is not Status.SCORER_RESTARTING:
+            self._state_before_restart = self.reporter.state
         self.reporter.set_state(Status.SCORER_RESTARTING)
         self.scorer.restart()
 
