@@ -175,8 +175,8 @@ class Scorer:
         overall = self.bundle.overall
         overall_raw = combine_logits(logits, overall.aspects)
         order = [a for a in ASPECTS if a in raw]
-        stacked = np.stack([logits[name] for name in order])
-        top = tuple(order[i] for i in np.argmax(stacked, axis=0))
+        counted = [a for a in order if a in overall.aspects]  # what moved the overall
+        top = tuple(counted[i] for i in np.argmax(np.stack([logits[a] for a in counted]), axis=0))
         return Scores(
             overall_raw,
             overall.calibration.variation(overall_raw),
