@@ -368,7 +368,7 @@ def test_takes_page_plays_a_take_from_the_timeline(
     write_session(tmp_path / "takes", library[1][0])
     with Explorer(ExploreConfig(tmp_path / "takes", Mode.TAKES)) as ex:
         page, requests = open_page(browser, ex.url, tmp_path)
-        assert "3 loops, 2 over threshold, 1 marked, 2 kept as takes" in page.inner_text("#summary")
+        assert "2 loops, 1 over threshold, 1 marked, 1 kept as takes" in page.inner_text("#summary")
         x, y = page.evaluate(
             """() => {
                 const gd = document.getElementById('timeline'), t = gd.data[1], L = gd._fullLayout;

@@ -283,7 +283,20 @@ def _plan(db: LibraryDB, roots: list[Path], summary: ScanSummary) -> tuple[list[
             root_id = db.root_id(root)
             known = db.known(root_id)
             found = set()
-            for path in find_audio_files(root):
+            audio = find_audio_files(root)
+            for left_out in audio.skipped:  # folders named *.wav, dangling links, link loops, unreadable folders
+                found.add(str(left_out.path))
+                summary.found += 1
+                try:
+                    info = os.lstat(left_out.path)
+                    size, mtime = info.st_size, info.st_mtime_ns
+                except OSError:
+                    size, mtime = 0, 0
+                file_id = db.upsert_file(left_out.path, root_id, base, size, mtime)
+                db.store(file_id, LoopResult(str(left_out.path), None, reason=left_out.reason))
+                summary.unreadable += 1
+                summary.reasons.append((str(left_out.path), left_out.reason))
+            for path in audio.files:
                 found.add(str(path))
                 summary.found += 1
                 stat = path.stat()
