@@ -82,10 +82,10 @@ def report(summary: Summary) -> str:
     if normal:
         lines.append(f"normal bars: {len(normal)}, variation median {np.median(normal):.2f}, max {max(normal):.2f}")
     lines.append(
-        f"{caught} of {sum(bar in by_bar for bar in PLANTED)} planted deviations flagged. Rhythm, harmony, timbre and\n"
-        "integrity come from the loop descriptors; 'sound' is the HTS-AT encoder, random here (no CLAP checkpoint\n"
-        "can be downloaded), so it is left out of the overall. Train with a pretrained LAION-CLAP checkpoint\n"
-        "(README: 'Train on your own loops') to add the network's sense of sound."
+        f"{caught} of {sum(bar in by_bar for bar in PLANTED)} planted deviations flagged.\n"
+        "Rhythm, harmony, timbre and integrity come from the loop descriptors; 'sound' is the HTS-AT encoder,\n"
+        "random here (no CLAP checkpoint can be downloaded), so it is left out of the overall. Train with a\n"
+        "pretrained LAION-CLAP checkpoint (README: 'Train on your own loops') to add the network's sense of sound."
     )
     return "\n".join(lines)
 

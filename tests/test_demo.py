@@ -26,7 +26,7 @@ def test_demo_planted_deviations_are_flagged_and_light_their_aspect(
     out = capsys.readouterr().out
     assert "training the demo bundle" in out and "planted deviations:" in out
     assert f"{len(PLANTED)} of {len(PLANTED)} planted deviations flagged" in out
-    assert "'sound' is the HTS-AT encoder, random here" in out  # says plainly what the random encoder is
+    assert "'sound' is the HTS-AT encoder,\nrandom here" in out  # says plainly what the random encoder is
     assert (tmp_path / "demo" / "bass.rtloop" / "manifest.json").is_file()
     run_demo(tmp_path, 8, False, (("127.0.0.1", 9),), None, _train_demo_bundle, speed=8.0)
     assert "training the demo bundle" not in capsys.readouterr().out  # cached after the first run
