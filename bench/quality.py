@@ -5,8 +5,8 @@ For each data seed and instrument (bass, guitar, drums), in one run:
 * baseline: 64-band log-mel statistics (mean and std per band: 128 numbers) + IsolationForest, fitted
   on the training loops;
 * rtloop: a bundle trained with ``export.train.train`` (random encoder, seed 0: no checkpoint) for every
-  detector in ``export.detectors.DETECTORS`` (the network's detector and, where TrainConfig has
-  ``aspect_detector``, every descriptor aspect's), each test loop scored alone with
+  detector in ``export.detectors.DETECTORS`` (the network's detector and every descriptor aspect's;
+  ``--overall`` says whether the overall includes the network), each test loop scored alone with
   ``Scorer.score([wave], [grid])``, its grid found as ``rtloop score`` finds it (``grid_for_file``: the
   acid chunk with ``--acid``, else estimated from the audio): the overall ``variation`` and ``raw`` and,
   where the bundle has them, the per-aspect variations. It also says where the grids came from and how
@@ -20,7 +20,7 @@ so the detectors share embeddings and a rerun renders nothing.
 
     PYTHONPATH=$PWD python bench/quality.py [--seeds 3] [--instruments bass guitar drums]
         [--detectors svdd-residual pca] [--quick] [--acid] [--baseline-only] [--bars-hint N]
-        [--cache DIR] [--sets DIR] [--json FILE]
+        [--overall auto|with-sound|without-sound] [--cache DIR] [--sets DIR] [--json FILE]
 
 Cost: rendering a seed's set takes ~3 minutes; each bundle 0.5-5 minutes (training, ONNX export and
 parity dominate; IsolationForest's ONNX conversion is the slowest), so a full default run (3 seeds x 3
@@ -39,7 +39,6 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -101,38 +100,34 @@ def baseline_scores(train: list[np.ndarray], test: list[np.ndarray], sample_rate
     return -forest.score_samples(x_test)
 
 
-def _file_grid(path: Path, wave: np.ndarray, rate: int, bars_hint: int | None) -> object | None:
-    """The loop's grid as ``rtloop score`` finds it (acid chunk, name, hint, else estimated), where the
-    runtime has grids (rtloop.grid); None before that."""
-    try:
-        from rtloop.grid import grid_for_file
-    except ImportError:
-        return None
-    return grid_for_file(path, wave, rate, None, bars_hint)
-
-
 def rtloop_scores(
     train_dir: Path, test_paths: list[Path], detector: str, cache: Path, bars_hint: int | None, overall: str = "auto"
 ) -> tuple[dict[str, np.ndarray], list[object]]:
     """Train a bundle on ``train_dir`` and score each test loop alone.
 
-    The detector is the network's and, where the bundle has descriptor aspects, each aspect's too.
+    The detector is the network's and each descriptor aspect's too.
 
     Returns:
-        Per scorer row (``variation``, ``raw`` and ``aspect:<name>`` where the bundle has aspects) the
-        scores of the test loops in order, and the grid each test loop was scored against (if any).
+        Per scorer row (``variation``, ``raw`` and ``aspect:<name>``) the scores of the test loops in
+        order, and the grid each test loop was scored against.
     """
     from export.train import TrainConfig, train
     from rtloop.audio_io import load_audio
     from rtloop.bundle import load_bundle
+    from rtloop.grid import grid_for_file
     from rtloop.scorer import Scorer
 
     with tempfile.TemporaryDirectory(prefix="quality-bundle-") as tmp:
-        options: dict[str, object] = {"detector": detector, "cache_dir": cache, "bars_hint": bars_hint}
-        if "aspect_detector" in {f.name for f in fields(TrainConfig)}:
-            options["aspect_detector"] = detector
-            options["overall"] = overall
-        cfg = TrainConfig(loops=train_dir, output=Path(tmp) / "bundle", random_encoder=True, **options)
+        cfg = TrainConfig(
+            loops=train_dir,
+            output=Path(tmp) / "bundle",
+            random_encoder=True,
+            detector=detector,
+            aspect_detector=detector,
+            overall=overall,
+            cache_dir=cache,
+            bars_hint=bars_hint,
+        )
         log = io.StringIO()
         started = time.monotonic()
         try:
@@ -148,13 +143,12 @@ def rtloop_scores(
         grids: list[object] = []
         for path in test_paths:
             wave = load_audio(path, rate)
-            grid = _file_grid(path, wave, rate, bars_hint)
-            scores = scorer.score([wave]) if grid is None else scorer.score([wave], [grid])
-            grids.extend(getattr(scores, "grids", ()))
+            scores = scorer.score([wave], [grid_for_file(path, wave, rate, None, bars_hint)])
+            grids.extend(scores.grids)
             rows.setdefault("variation", []).append(float(scores.variation[0]))
             rows.setdefault("raw", []).append(float(scores.raw[0]))
-            for aspect, values in getattr(scores, "aspects", {}).items():
-                rows.setdefault(f"aspect:{aspect}", []).append(float(np.asarray(values)[0]))
+            for aspect, values in scores.aspects.items():
+                rows.setdefault(f"aspect:{aspect}", []).append(float(values[0]))
         print(f"    {detector}: trained in {trained - started:.0f} s, scored in {time.monotonic() - trained:.0f} s")
     return {name: np.asarray(values) for name, values in rows.items()}, grids
 
