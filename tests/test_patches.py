@@ -3,12 +3,14 @@ what a real rtloop sends."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -91,8 +93,10 @@ def test_pd_patch_routes_every_address_on_the_default_port() -> None:
     assert all(0 <= a < len(objects) and 0 <= b < len(objects) for a, _, b, _ in connects)
 
 
-@pytest.mark.skipif(shutil.which("pd") is None, reason="Pure Data (puredata-core) not installed")
-def test_headless_pd_separates_overall_and_aspect_variation() -> None:
+@contextlib.contextmanager
+def headless_pd() -> Iterator[list[str]]:
+    """Pure Data without a GUI running rtloop-meter.pd (listening on rtloop's OSC port); yields the lines
+    it prints, complete once the block ends."""
     pd = subprocess.Popen(
         ["pd", "-nogui", "-stderr", "-noaudio", "-nomidi", "-open", str(PATCHES / "rtloop-meter.pd")],
         stdout=subprocess.PIPE,
@@ -104,16 +108,22 @@ def test_headless_pd_separates_overall_and_aspect_variation() -> None:
     reader.start()
     try:
         time.sleep(1.5)
+        yield lines
+    finally:
+        pd.terminate()
+        pd.wait(timeout=10)
+        reader.join(timeout=5)
+
+
+@pytest.mark.skipif(shutil.which("pd") is None, reason="Pure Data (puredata-core) not installed")
+def test_headless_pd_separates_overall_and_aspect_variation() -> None:
+    with headless_pd() as lines:
         client = SimpleUDPClient("127.0.0.1", DEFAULT_OSC_PORT)
         client.send_message(f"{DEFAULT_PREFIX}/variation", 0.25)
         for i, aspect in enumerate(ASPECTS):
             client.send_message(f"{DEFAULT_PREFIX}/variation/{aspect}", 0.125 * i)
         client.send_message(f"{DEFAULT_PREFIX}/aspect", "harmony")
         time.sleep(1.0)
-    finally:
-        pd.terminate()
-        pd.wait(timeout=10)
-        reader.join(timeout=5)
     printed = [line.strip() for line in lines]
     assert [p for p in printed if p.startswith("variation:")] == ["variation: 0.25"], lines
     assert [p for p in printed if p.startswith("aspects:")] == [
@@ -125,17 +135,7 @@ def test_headless_pd_separates_overall_and_aspect_variation() -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pd") is None, reason="Pure Data (puredata-core) not installed")
 def test_headless_pd_prints_the_variation_values_rtloop_sends(trained_bundle: Path, tmp_path: Path) -> None:
-    pd = subprocess.Popen(
-        ["pd", "-nogui", "-stderr", "-noaudio", "-nomidi", "-open", str(PATCHES / "rtloop-meter.pd")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(pd.stdout), daemon=True)  # type: ignore[arg-type]
-    reader.start()
-    try:
-        time.sleep(1.5)
+    with headless_pd() as lines:
         rng = np.random.default_rng(8)
         take = tmp_path / "take.wav"
         sf.write(take, np.concatenate([bass_loop(120.0, 1, 48000, rng) for _ in range(4)]), 48000, subtype="FLOAT")
@@ -157,10 +157,6 @@ def test_headless_pd_prints_the_variation_values_rtloop_sends(trained_bundle: Pa
         time.sleep(1.0)
         witness.shutdown()
         witness.server_close()
-    finally:
-        pd.terminate()
-        pd.wait(timeout=10)
-        reader.join(timeout=5)
     printed = [float(m.group(1)) for line in lines if (m := re.match(r"variation: ([0-9.e-]+)", line))]
     assert len(sent) == 4
     for value in sent:  # Pd prints six significant digits
