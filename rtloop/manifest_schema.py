@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtloop.errors import BundleError
+from rtloop.segmenter import KEPT_BARS
 from rtloop.train_config import FEATURES
 
 FORMAT = "rtloop-bundle"
@@ -28,7 +29,7 @@ CALIBRATION_METHOD = "logistic-quantile"
 OVERALL_METHOD = "logsumexp-of-logits"  # rtloop.calibration.OVERALL_METHOD
 MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 384_000
-MAX_BARS = 64
+MAX_BARS = KEPT_BARS  # bars_hint becomes the live window length
 SELFTEST_SIGNALS = 2  # rtloop.bundle.selftest_waves: 3 s and 12 s
 FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from rtloop.aspects import ASPECTS
+from rtloop.segmenter import KEPT_BARS
 
 DEFAULT_PREFIX = "/rtloop"
 DEFAULT_OSC_HOST = "127.0.0.1"
@@ -31,7 +32,7 @@ class Status(str, Enum):
 
 
 STATUSES = tuple(s.value for s in Status)
-BARS_RANGE = (1, 64)  # the longest window also has to fit the audio ring at the current tempo
+BARS_RANGE = (1, KEPT_BARS)  # the longest window also has to fit the audio ring at the current tempo
 
 
 @dataclass(frozen=True)
