@@ -6,7 +6,7 @@ from typing import Any
 
 from rtloop.clock import MidiClockReceiver
 from rtloop.errors import DeviceError
-from rtloop.midi_ports import open_client, select_port
+from rtloop.midi_ports import open_client, release, select_port
 
 
 class ClockInput:
@@ -24,7 +24,7 @@ class ClockInput:
     def __init__(self, spec: str | None, api: str = "default", virtual: bool = False) -> None:
         self.spec, self.api, self.virtual = spec, api, virtual
         self.receiver = MidiClockReceiver()
-        self._midi = self._open()
+        self._midi: Any | None = self._open()  # None while closed, or after a reopen found no port
 
     @property
     def reopenable(self) -> bool:
@@ -39,7 +39,7 @@ class ClockInput:
             try:
                 midi.open_port(select_port(midi.get_ports(), self.spec, "MIDI input"))
             except DeviceError as exc:
-                midi.delete()
+                release(midi)
                 raise DeviceError(f"--midi {exc}") from None
         # Receive everything: rtmidi's JACK backend measures each delta from the message before, even one
         # it then ignores, so ignoring Active Sensing or SysEx would drop their share of the timeline
@@ -49,7 +49,8 @@ class ClockInput:
         return midi
 
     def reopen(self) -> None:
-        """Close the port and open it again by name (the source's port may have been re-created).
+        """Close the port and open it again by name (the source's port may have been re-created); may
+        be called again after it failed.
 
         Raises:
             DeviceError: the port is not there (yet).
@@ -58,5 +59,7 @@ class ClockInput:
         self._midi = self._open()
 
     def close(self) -> None:
-        self._midi.close_port()
-        self._midi.delete()
+        """Close the port and free the client; closing again does nothing."""
+        midi, self._midi = self._midi, None
+        if midi is not None:
+            release(midi)

@@ -25,9 +25,10 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from rtloop.errors import DeviceError
-from rtloop.midi_ports import open_client, select_port
+from rtloop.midi_ports import open_client, release, select_port
 from rtloop.resources import Closing
 
 log = logging.getLogger(__name__)
@@ -89,18 +90,19 @@ class MidiCcOut(Closing):
         self._errors = (rtmidi.RtMidiError, ValueError, OSError)
         self._last: dict[int, int] = {}
         self._reported: set[str] = set()
-        self._midi = open_client(api, output=True)
+        midi = open_client(api, output=True)
         try:
             if virtual:
-                self._midi.open_virtual_port(spec or "cc out")
+                midi.open_virtual_port(spec or "cc out")
             else:
-                self._midi.open_port(select_port(self._midi.get_ports(), spec, "MIDI output"))
+                midi.open_port(select_port(midi.get_ports(), spec, "MIDI output"))
         except DeviceError:
-            self._midi.delete()
+            release(midi)
             raise
         except self._errors as exc:
-            self._midi.delete()
+            release(midi)
             raise DeviceError(f"cannot open MIDI output {spec!r}: {exc}") from exc
+        self._midi: Any | None = midi  # None once closed
 
     def send(self, variation: float, aspects: Mapping[str, float], flagged: bool) -> None:
         """Send the controllers whose values changed since the last call; never raises.
@@ -120,7 +122,7 @@ class MidiCcOut(Closing):
         self._send(self.ccs.flag, 127 if flagged else 0)
 
     def _send(self, number: int, value: int) -> None:
-        if self._last.get(number) == value:
+        if self._last.get(number) == value or self._midi is None:
             return
         try:
             self._midi.send_message([CONTROL_CHANGE | (self.ccs.channel - 1), number, value])
@@ -135,8 +137,7 @@ class MidiCcOut(Closing):
             log.warning(message)
 
     def close(self) -> None:
-        """Close the port; never raises."""
-        try:
-            self._midi.close_port()
-        finally:
-            self._midi.delete()
+        """Close the port; never raises, and closing again does nothing."""
+        midi, self._midi = self._midi, None
+        if midi is not None:
+            release(midi)

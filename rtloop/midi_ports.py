@@ -33,6 +33,15 @@ def open_client(api: str, output: bool = False) -> Any:
         raise DeviceError(f"cannot start the {api} MIDI API: {exc}") from exc
 
 
+def release(midi: Any) -> None:
+    """Close a client's port and free the client. Once per client: python-rtmidi crashes the process
+    (SIGSEGV) on any use of a freed one, so callers drop their reference first."""
+    try:
+        midi.close_port()
+    finally:
+        midi.delete()
+
+
 def list_ports(api: str = "default", output: bool = False) -> list[str]:
     """Names of the MIDI input (or output) ports the API sees.
 
@@ -43,7 +52,7 @@ def list_ports(api: str = "default", output: bool = False) -> list[str]:
     try:
         return list(midi.get_ports())
     finally:
-        midi.delete()
+        release(midi)
 
 
 def select_port(ports: list[str], spec: str | None, what: str) -> int:

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jack_server import Jack
 
 from rtloop.clock import (
     CLOCK,
@@ -277,26 +278,16 @@ def test_arbitrary_bytes_and_deltas_never_raise_and_bars_stay_sane(stream: list[
 
 
 @pytest.fixture
-def jack_server(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def jack_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, str]]:
     if shutil.which("jackd") is None or shutil.which("jack_connect") is None:
         pytest.skip("jackd not installed")
-    name = f"rtloop-midi-{os.getpid()}"
-    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    jack = Jack(tmp_path / "jackd.log", name="rtloop-midi-fuzz")
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", jack.name)  # python-rtmidi's clients and jack_lsp join it
     monkeypatch.setenv("JACK_NO_AUDIO_RESERVATION", "1")
-    log = (tmp_path / "jackd.log").open("w")
-    argv = ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"]
-    server = subprocess.Popen(argv, stdout=log, stderr=log)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and server.poll() is None:
-        if subprocess.run(["jack_lsp"], capture_output=True, text=True).returncode == 0:
-            break
-        time.sleep(0.1)
     try:
-        yield dict(os.environ)
+        yield jack.env
     finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
+        jack.close()
 
 
 @pytest.mark.jack
@@ -362,3 +353,40 @@ def test_jack_start_inside_an_unterminated_sysex_is_not_lost(jack_server: dict[s
         out.close_port()
         clock_in.close()
     assert [e.kind for e in events] == ["start", "bar", "stop", "start"]
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_jack_clock_port_that_vanishes_is_reopened_after_failed_attempts(jack_server: dict[str, str]) -> None:
+    """The clock source's port vanishes: each attempt to reopen it fails with a message (python-rtmidi
+    crashes the process on a client freed by an earlier attempt), and once the port is back, the clock
+    comes through again; closing twice is harmless."""
+    rtmidi = pytest.importorskip("rtmidi")
+    from rtloop.errors import DeviceError
+    from rtloop.midi_input import ClockInput
+    from rtloop.midi_ports import release
+
+    def source() -> object:
+        out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="rtloop-test-source")
+        out.open_virtual_port("clock")
+        return out
+
+    out = source()
+    clock_in = ClockInput("rtloop-test-source", api="jack")
+    try:
+        release(out)
+        for _ in range(3):
+            with pytest.raises(DeviceError, match="matches no MIDI input"):
+                clock_in.reopen()
+        out = source()
+        clock_in.reopen()
+        time.sleep(0.3)  # the connection takes a process cycle or two
+        out.send_message([CLOCK])
+        deadline = time.monotonic() + 5
+        while not clock_in.receiver.queue and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [list(m) for _, _, _, m in clock_in.receiver.queue] == [[CLOCK]]
+    finally:
+        release(out)
+        clock_in.close()
+        clock_in.close()

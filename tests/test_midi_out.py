@@ -4,14 +4,13 @@ a second python-rtmidi client that records the exact bytes."""
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from jack_server import Jack
 
 from rtloop.errors import DeviceError
 from rtloop.midi_out import CcMap, MidiCcOut, to_7bit
@@ -46,24 +45,11 @@ def test_port_selection_by_index_or_substring() -> None:
 def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     if shutil.which("jackd") is None or shutil.which("jack_lsp") is None:
         pytest.skip("jackd not installed")
-    env = {**os.environ, "JACK_DEFAULT_SERVER": SERVER, "JACK_NO_AUDIO_RESERVATION": "1"}
-    log = (tmp_path_factory.mktemp("jack") / "jackd.log").open("w")
-    argv = ["jackd", "-n", SERVER, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"]
-    server = subprocess.Popen(argv, stdout=log, stderr=log, env=env)
+    jack = Jack(tmp_path_factory.mktemp("jack") / "jackd.log", name=SERVER)
     try:
-        deadline = time.monotonic() + 15
-        while "system:capture_1" not in subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout:
-            assert server.poll() is None and time.monotonic() < deadline, "jackd did not start"
-            time.sleep(0.1)
-        yield env
+        yield jack.env
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+        jack.close()
 
 
 @pytest.fixture
