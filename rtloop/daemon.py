@@ -203,6 +203,9 @@ class Daemon:
         if self.reporter.takes is None:
             self.reporter.say("mark ignored: no --takes folder")
             return
+        if self.summary.scored == 0:
+            self.reporter.say("mark ignored: no loop scored yet")
+            return
         self.reporter.takes.mark()
         self.reporter.say("marked the last loop")
 

@@ -107,7 +107,9 @@ def test_osc_mark_keeps_a_normal_loop(trained_bundle: Path, tmp_path: Path) -> N
         takes=TakesConfig(tmp_path),
     )
     stop = threading.Event()
-    with open_daemon(cfg, print_line=lambda _line: None) as daemon:
+    lines: list[str] = []
+    with open_daemon(cfg, print_line=lines.append) as daemon:
+        SimpleUDPClient("127.0.0.1", port).send_message("/rtloop/mark", [])  # before any loop: ignored, said so
         runner = threading.Thread(target=run_daemon, args=(daemon, stop))
         runner.start()
         try:
@@ -126,6 +128,7 @@ def test_osc_mark_keeps_a_normal_loop(trained_bundle: Path, tmp_path: Path) -> N
             runner.join(timeout=20)
     marks = [r for r in read_session(tmp_path) if r.event == "mark"]
     assert len(marks) == 1 and marks[0].marked and (tmp_path / marks[0].file).is_file()
+    assert lines.count("mark ignored: no loop scored yet") == 1 and lines.count("marked the last loop") == 1, lines
 
 
 @pytest.mark.slow
