@@ -3,6 +3,8 @@
 All three embed the same loops with the same random HTS-AT-tiny+fusion weights:
 
 * rtloop ONNX: numpy front-end + ``encoder.onnx`` in onnxruntime (what ``rtloop score``/``run`` use);
+* rtloop ONNX int8: the same graph quantised as ``rtloop train --encoder-precision int8`` makes it, run
+  one loop per call as rtloop runs it (``rtloop.scorer.run_encoder``), whatever ``--batch``;
 * rtloop PyTorch: the same front-end + our ``HTSATEncoder``;
 * laion-clap PyTorch: the same mel through laion-clap's own ``HTSAT_Swin_Transformer`` + projection,
   i.e. the network ``CLAP_Module.get_audio_embedding_from_data`` runs. ``CLAP_Module`` itself cannot
@@ -28,7 +30,9 @@ from export.clap_checkpoint import build_encoder
 from export.htsat import htsat_config
 from export.laion_reference import load_laion_htsat
 from export.onnx_export import export_encoder
+from export.quantise import quantise_encoder
 from rtloop.frontend import FrontEndConfig, batch_inputs
+from rtloop.scorer import run_encoder
 from rtloop.synth import bass_loop
 
 
@@ -64,6 +68,11 @@ def main() -> int:
             session.run(["embedding"], {"mel": mel, "longer": longer})
 
         results = {"rtloop ONNX Runtime": timed(onnx_path, batches)}
+        quantise_encoder(path, Path(tmp) / "int8.onnx")
+        int8 = ort.InferenceSession(str(Path(tmp) / "int8.onnx"), providers=["CPUExecutionProvider"])
+        results["rtloop ONNX Runtime int8"] = timed(
+            lambda batch: run_encoder(int8, batch, frontend, one_loop_per_run=True), batches
+        )
 
     def torch_path(batch: list[np.ndarray]) -> None:
         mel, longer = batch_inputs(batch, frontend)
@@ -91,7 +100,7 @@ def main() -> int:
     print(f"{args.loops} loops of {2 * bars} s, batch {args.batch}, HTS-AT-tiny + fusion, {os.cpu_count()} CPU threads")
     base = results.get("laion-clap PyTorch", results["rtloop PyTorch"])
     for name, seconds in results.items():
-        print(f"  {name:<22} {args.loops / seconds:7.2f} loops/s   {base / seconds:5.2f}x laion-clap")
+        print(f"  {name:<27} {args.loops / seconds:7.2f} loops/s   {base / seconds:5.2f}x laion-clap")
     return 0
 
 

@@ -1,8 +1,9 @@
-"""Batched embedding extraction with PyTorch, cached on disk by file content and encoder fingerprint."""
+"""Batched embedding extraction, cached on disk by file content and the encoder's fingerprint."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,26 +42,29 @@ class EmbeddedSet:
         return np.stack(rows).astype(np.float32)
 
 
+EmbedFunction = Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray]]
+
+
 class Embedder:
     """Embeds audio files with one encoder; results are cached under ``cache_dir/<fingerprint>/``.
 
     Args:
-        model: eval-mode encoder.
+        embed: waveforms -> (latent, embedding), e.g. :meth:`export.encoder_graph.EncoderGraph.embed`.
         frontend: the front-end that feeds it.
-        fingerprint: names the encoder's weights (see :func:`export.clap_checkpoint.fingerprint`).
+        fingerprint: names what ``embed`` computes (see :meth:`export.encoder_graph.EncoderGraph.cache_key`).
         cache_dir: root of the cache, or None for no cache.
-        batch_size: loops per forward pass.
+        batch_size: loops per call of ``embed``.
     """
 
     def __init__(
         self,
-        model: HTSATEncoder,
+        embed: EmbedFunction,
         frontend: FrontEndConfig,
         fingerprint: str,
         cache_dir: Path | None,
         batch_size: int = 8,
     ) -> None:
-        self.model = model
+        self.embed = embed
         self.frontend = frontend
         self.batch_size = batch_size
         key = hashlib.sha256((fingerprint + repr(sorted(frontend.to_dict().items()))).encode()).hexdigest()[:32]
@@ -78,7 +82,7 @@ class Embedder:
         bar = tqdm(total=len(paths), desc="embedding", unit="loop", disable=None)
 
         def flush() -> None:
-            latent, embedding = torch_embed(self.model, [w for _, w, _ in pending], self.frontend)
+            latent, embedding = self.embed([w for _, w, _ in pending])
             for (path, wave, cache_file), lat, emb in zip(pending, latent, embedding, strict=True):
                 if cache_file is not None:
                     cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,11 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a64 * b64).sum(1) / np.maximum(np.linalg.norm(a64, axis=1) * np.linalg.norm(b64, axis=1), 1e-12)
 
 
+def relative_difference(expected: np.ndarray, got: np.ndarray) -> float:
+    """The largest relative difference of two score vectors (against ``expected``)."""
+    return float(np.max(np.abs(expected - got) / np.maximum(np.abs(expected), 1e-12)))
+
+
 def check_parity(
     torch_latent: np.ndarray,
     torch_embedding: np.ndarray,
@@ -68,7 +73,7 @@ def check_parity(
     report = {
         "latent_cosine_min": float(cosine(torch_latent, onnx_latent).min()),
         "embedding_cosine_min": float(cosine(torch_embedding, onnx_embedding).min()),
-        "score_rel_max": float(np.max(np.abs(torch_scores - onnx_scores) / np.maximum(np.abs(torch_scores), 1e-12))),
+        "score_rel_max": relative_difference(torch_scores, onnx_scores),
     }
     ok = (
         report["latent_cosine_min"] >= EMBED_COSINE_MIN

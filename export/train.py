@@ -29,8 +29,10 @@ from export.clap_checkpoint import build_encoder, default_checkpoint, fingerprin
 from export.detectors import Detector, make_detector
 from export.download import fetch_checkpoint
 from export.embed import EmbeddedSet, Embedder, torch_embed
+from export.encoder_graph import EncoderGraph
 from export.htsat import HTSATEncoder, htsat_config
-from export.onnx_export import check_parity, export_encoder
+from export.onnx_export import SCORE_RTOL, ParityError, check_parity, cosine, relative_difference
+from export.quantise import check_quantised
 from rtloop.audio_io import find_audio_files, load_audio
 from rtloop.bundle import (
     DETECTOR_FILE,
@@ -45,7 +47,7 @@ from rtloop.calibration import fit_calibration
 from rtloop.errors import AudioError, CheckpointError
 from rtloop.frontend import FrontEndConfig
 from rtloop.scorer import Scorer
-from rtloop.train_config import TrainConfig
+from rtloop.train_config import EncoderPrecision, TrainConfig
 
 MIN_LOOPS = 4
 PARITY_LOOPS = 3
@@ -90,8 +92,26 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     Raises:
         AudioError: fewer than 4 usable loops.
         CheckpointError: no usable checkpoint (and no ``--random-encoder``).
-        ParityError: ONNX Runtime disagrees with PyTorch on the exported graphs.
+        ParityError: ONNX Runtime disagrees with PyTorch on the exported graphs, or an int8 encoder's
+            embeddings are too far from the fp32 graph's.
     """
+    cfg.output.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".rtloop-", dir=cfg.output.parent))
+    try:
+        staging = work / "bundle"
+        staging.mkdir()
+        _build(cfg, staging, work)
+        Scorer(load_bundle(staging))  # checks the graphs' contract and runs the self-test
+        if cfg.output.exists():
+            shutil.rmtree(cfg.output)
+        staging.rename(cfg.output)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return load_bundle(cfg.output).manifest
+
+
+def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:
+    """Embed, fit, export and check everything a bundle holds into ``staging``; ``work`` for the rest."""
     started = time.monotonic()
     scan = find_audio_files(cfg.loops)
     for left_out in scan.skipped:
@@ -102,7 +122,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     frontend = frontend_for(cfg.fusion)
     model = build_encoder(encoder_cfg, checkpoint, cfg.seed, cfg.trust_checkpoint)
     encoder_fp = fingerprint(model)
-    loops = Embedder(model, frontend, encoder_fp, cfg.cache_dir).embed_files(paths)
+    graph = EncoderGraph(model, frontend, EncoderPrecision(cfg.encoder_precision), work)
+    loops = Embedder(graph.embed, frontend, graph.cache_key(encoder_fp), cfg.cache_dir).embed_files(paths)
     print(
         f"{len(paths)} files: {len(loops.paths)} used ({loops.cached} from cache), {len(loops.skipped)} skipped"
         + (f"; {len(scan.skipped)} other paths left out" if scan.skipped else "")
@@ -120,82 +141,114 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     in_overall = overall_aspects(checkpoint is not None, cfg.overall)
     overall = overall_calibration(fits, calibration, val_scores, val_idx, in_overall, cfg.quantile)
 
-    cfg.output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".rtloop-", dir=cfg.output.parent))
-    try:
-        export_encoder(model, staging / ENCODER_FILE, frontend.channels, frontend.chunk_frames)
-        detector.to_onnx(staging / DETECTOR_FILE)
-        for fit in fits.values():
-            fit.detector.to_onnx(staging / fit.file)
-        parity, selftest_scores = _parity(model, detector, loops, staging, frontend, cfg.features)
-        parity["aspect_score_rel_max"] = check_aspect_parity(fits, described, staging)
-        write_manifest(
-            staging,
-            {
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "frontend": frontend.to_dict(),
-                "encoder": {
-                    "config": encoder_cfg.to_dict(),
-                    "pretrained": checkpoint is not None,
-                    "checkpoint": None
-                    if checkpoint is None
-                    else {"name": checkpoint.name, "sha256": sha256_file(checkpoint)},
-                    "fingerprint": encoder_fp,
-                    "seed": cfg.seed,
-                },
-                "features": cfg.features,
-                "detector": detector.manifest(),
-                "calibration": calibration.to_dict(),
-                **manifest_entries(fits, overall, in_overall, described),
-                "bars_hint": cfg.bars_hint,
-                "training": {
-                    "n_files": len(paths),
-                    "n_fit": len(fit_idx),
-                    "n_val": len(val_idx),
-                    "skipped": [{"file": str(s.path), "reason": s.reason} for s in scan.skipped]
-                    + [{"file": str(p), "reason": r} for p, r in loops.skipped],
-                    "seconds": _summary(loops.durations),
-                    "val_scores": _summary(list(val_scores)),
-                    "grids": grid_record(loops.paths, described.grids),
-                    "train_seconds": round(time.monotonic() - started, 1),
-                },
-                "parity": parity,
-                "selftest": {
-                    "scores": selftest_scores,
-                    **selftest(fits, calibration, selftest_scores, in_overall, frontend.sample_rate),
-                },
-                "versions": {
-                    "python": platform.python_version(),
-                    "torch": torch.__version__,
-                    "onnx": onnx.__version__,
-                    "onnxruntime": onnxruntime.__version__,
-                    "numpy": np.__version__,
-                },
+    graph.install(staging)
+    detector.to_onnx(staging / DETECTOR_FILE)
+    for fit in fits.values():
+        fit.detector.to_onnx(staging / fit.file)
+    parity, selftest_record = _parity(model, detector, loops, graph, staging, frontend, cfg.features)
+    parity["aspect_score_rel_max"] = check_aspect_parity(fits, described, staging)
+    write_manifest(
+        staging,
+        {
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "frontend": frontend.to_dict(),
+            "encoder": {
+                "config": encoder_cfg.to_dict(),
+                "pretrained": checkpoint is not None,
+                "checkpoint": None
+                if checkpoint is None
+                else {"name": checkpoint.name, "sha256": sha256_file(checkpoint)},
+                "fingerprint": encoder_fp,
+                "seed": cfg.seed,
+                **graph.manifest(),
             },
-        )
-        Scorer(load_bundle(staging))  # checks the graphs' contract and runs the self-test
-        if cfg.output.exists():
-            shutil.rmtree(cfg.output)
-        staging.rename(cfg.output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return load_bundle(cfg.output).manifest
+            "features": cfg.features,
+            "detector": detector.manifest(),
+            "calibration": calibration.to_dict(),
+            **manifest_entries(fits, overall, in_overall, described),
+            "bars_hint": cfg.bars_hint,
+            "training": {
+                "n_files": len(paths),
+                "n_fit": len(fit_idx),
+                "n_val": len(val_idx),
+                "skipped": [{"file": str(s.path), "reason": s.reason} for s in scan.skipped]
+                + [{"file": str(p), "reason": r} for p, r in loops.skipped],
+                "seconds": _summary(loops.durations),
+                "val_scores": _summary(list(val_scores)),
+                "grids": grid_record(loops.paths, described.grids),
+                "train_seconds": round(time.monotonic() - started, 1),
+            },
+            "parity": parity,
+            "selftest": {
+                **selftest_record,
+                **selftest(fits, calibration, selftest_record["scores"], in_overall, frontend.sample_rate),
+            },
+            "versions": {
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "onnx": onnx.__version__,
+                "onnxruntime": onnxruntime.__version__,
+                "numpy": np.__version__,
+            },
+        },
+    )
+
+
+def _onnx_outputs(
+    folder: Path, precision: EncoderPrecision, frontend: FrontEndConfig, features: str, waves: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(latent, embedding, detector score) of waveforms, computed by rtloop's scorer from the encoder and
+    detector graphs in ``folder``."""
+    hashes = {name: sha256_file(folder / name) for name in (ENCODER_FILE, DETECTOR_FILE)}
+    manifest = {"files": hashes, "encoder": {"precision": precision.value}}
+    unused = fit_calibration(np.array([0.0, 1.0]))  # scores are compared raw
+    probe = Bundle(folder, manifest, frontend, unused, features)
+    scorer = Scorer(probe, providers=["CPUExecutionProvider"], self_test=False)
+    latent, embedding = scorer.embed(waves)
+    return latent, embedding, scorer.score_features(latent if features == "latent" else embedding)
 
 
 def _parity(
-    model: HTSATEncoder, detector: Detector, loops: EmbeddedSet, staging: Path, frontend: FrontEndConfig, features: str
-) -> tuple[dict[str, float], list[float]]:
-    """Run real loops and the self-test signals through PyTorch and ONNX Runtime; raise on disagreement."""
+    model: HTSATEncoder,
+    detector: Detector,
+    loops: EmbeddedSet,
+    graph: EncoderGraph,
+    staging: Path,
+    frontend: FrontEndConfig,
+    features: str,
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Run real loops and the self-test signals through PyTorch and ONNX Runtime; raise on disagreement.
+
+    The fp32 graph is compared with PyTorch; an int8 graph with the fp32 graph (cosine), and the detector
+    graph with the detector on the int8 graph's features.
+
+    Returns:
+        the manifest's ``parity``, and its ``selftest`` record of the network's detector: ``scores`` of the
+        self-test signals (PyTorch's for fp32; for int8, those of the int8 graph run in onnxruntime as the
+        scorer runs it, then the detector) and, for int8, ``embedding_cosine_fp32``, the cosine of their
+        int8 embeddings to the fp32 graph's.
+    """
     waves = [load_audio(p, frontend.sample_rate) for p in loops.paths[:PARITY_LOOPS]] + selftest_waves(
         frontend.sample_rate
     )
-    t_latent, t_embedding = torch_embed(model, waves, frontend)
-    t_scores = detector.decision_function(t_latent if features == "latent" else t_embedding)
-    hashes = {name: sha256_file(staging / name) for name in (ENCODER_FILE, DETECTOR_FILE)}
-    probe = Bundle(staging, {"files": hashes}, frontend, fit_calibration(t_scores), features)
-    scorer = Scorer(probe, providers=["CPUExecutionProvider"], self_test=False)
-    o_latent, o_embedding = scorer.embed(waves)
-    o_scores = scorer.score_features(o_latent if features == "latent" else o_embedding)
-    report = check_parity(t_latent, t_embedding, t_scores, o_latent, o_embedding, o_scores)
+    pick = 0 if features == "latent" else 1
+    torch_out = torch_embed(model, waves, frontend)
+    t_scores = detector.decision_function(torch_out[pick])
+    reference = graph.fp32.parent
+    shutil.copyfile(staging / DETECTOR_FILE, reference / DETECTOR_FILE)
+    o_latent, o_embedding, o_scores = _onnx_outputs(reference, EncoderPrecision.FP32, frontend, features, waves)
+    report: dict[str, Any] = check_parity(*torch_out, t_scores, o_latent, o_embedding, o_scores)
     report["loops"] = float(len(waves))
-    return report, [float(s) for s in t_scores[-2:]]
+    if graph.precision is EncoderPrecision.FP32:
+        return report, {"scores": [float(s) for s in t_scores[-2:]]}
+    q_latent, q_embedding, q_scores = _onnx_outputs(staging, graph.precision, frontend, features, waves)
+    expected = detector.decision_function((q_latent, q_embedding)[pick])
+    detector_rel = relative_difference(expected, q_scores)
+    if not detector_rel <= SCORE_RTOL:
+        raise ParityError(f"the detector graph scores the int8 features {detector_rel:.2e} off the detector's")
+    report["int8"] = {
+        **check_quantised(o_latent, o_embedding, q_latent, q_embedding),
+        "score_rel_max_to_fp32": relative_difference(o_scores, q_scores),
+    }
+    selftest_cosine = cosine(o_embedding[-2:], q_embedding[-2:])
+    return report, {"scores": [float(s) for s in expected[-2:]], "embedding_cosine_fp32": selftest_cosine.tolist()}

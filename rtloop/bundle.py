@@ -19,6 +19,7 @@ from rtloop.errors import BundleError
 from rtloop.frontend import FrontEndConfig
 from rtloop.manifest_schema import DETECTOR_FILE, ENCODER_FILE, FORMAT, FORMAT_VERSION, check_manifest
 from rtloop.onnx_wire import external_tensors
+from rtloop.train_config import EncoderPrecision
 
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 << 20  # ours are ~10 kB, plus ~80 bytes per training loop (training.grids)
@@ -163,6 +164,11 @@ class Bundle:
     @property
     def pretrained(self) -> bool:
         return bool(self.manifest["encoder"]["pretrained"])
+
+    @property
+    def encoder_precision(self) -> EncoderPrecision:
+        """fp32, or int8 for a dynamically quantised encoder (absent from older manifests: fp32)."""
+        return EncoderPrecision(self.manifest.get("encoder", {}).get("precision", EncoderPrecision.FP32.value))
 
     def read_file(self, name: str) -> bytes:
         """The bytes of a file of this bundle, checked against the manifest's sha256 as they are read.

@@ -16,7 +16,7 @@ from typing import Any
 
 from rtloop.errors import BundleError
 from rtloop.segmenter import KEPT_BARS
-from rtloop.train_config import FEATURES
+from rtloop.train_config import ENCODER_PRECISIONS, FEATURES
 
 FORMAT = "rtloop-bundle"
 FORMAT_VERSION = 2
@@ -230,6 +230,7 @@ FIELDS: tuple[Field, ...] = (
     Field("encoder.config", mapping),
     Field("encoder.config.name", text),
     Field("encoder.config.fusion", boolean),
+    Field("encoder.precision", one_of(*ENCODER_PRECISIONS), required=False),  # absent: fp32
     Field("features", one_of(*FEATURES)),
     Field("detector", mapping),
     Field("detector.name", text),

@@ -24,7 +24,16 @@ class DetectorName(str, Enum):
     IFOREST = "iforest"
 
 
+class EncoderPrecision(str, Enum):
+    """The ``--encoder-precision`` choices: the encoder graph as exported, or its weights quantised to int8
+    with onnxruntime's dynamic quantisation (export/quantise.py; docs/bundle.md)."""
+
+    FP32 = "fp32"
+    INT8 = "int8"
+
+
 DETECTORS = tuple(d.value for d in DetectorName)
+ENCODER_PRECISIONS = tuple(p.value for p in EncoderPrecision)
 OVERALL_CHOICES = ("auto", "with-sound", "without-sound")
 FEATURES = ("latent", "embedding")
 
@@ -41,6 +50,7 @@ class TrainConfig:
     aspect_detector: str = DetectorName.MAHALANOBIS.value  # each descriptor aspect's detector
     overall: str = OVERALL_CHOICES[0]  # whether the overall includes sound (auto: with a pretrained encoder)
     features: str = FEATURES[0]
+    encoder_precision: str = EncoderPrecision.FP32.value  # int8 is smaller and faster, not free: bench/int8.py
     checkpoint: Path | None = None
     random_encoder: bool = False
     trust_checkpoint: bool = False

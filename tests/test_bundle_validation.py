@@ -109,6 +109,8 @@ MALFORMED = [
     (_set("encoder.pretrained", "yes"), "encoder.pretrained is 'yes', not true or false"),
     (_drop("encoder.config"), "manifest lacks encoder.config"),
     (_set("encoder.config.fusion", False), "encoder.config.fusion is False but frontend.fusion is True"),
+    (_set("encoder.precision", "int4"), "encoder.precision is 'int4', not one of 'fp32', 'int8'"),
+    (_set("encoder.precision", None), "encoder.precision is None, not one of 'fp32', 'int8'"),
     (_set("features", "mfcc"), "features is 'mfcc', not one of 'latent', 'embedding'"),
     (_drop("features"), "manifest lacks features"),
     (_set("detector", []), "detector is [], not an object"),
@@ -151,6 +153,9 @@ def test_the_manifest_train_writes_is_accepted() -> None:
     no_hint = valid_manifest()
     no_hint["bars_hint"] = None
     assert parse_manifest(json.dumps(no_hint).encode())["bars_hint"] is None
+    int8 = valid_manifest()
+    int8["encoder"]["precision"] = "int8"
+    assert parse_manifest(json.dumps(int8).encode())["encoder"]["precision"] == "int8"
 
 
 @pytest.mark.parametrize(
