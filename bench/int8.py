@@ -167,9 +167,11 @@ def main() -> int:
         fp32_out = run_encoder(sessions["fp32"], waves, frontend, False)
         int8_out = run_encoder(sessions["int8"], waves, frontend, True)  # as rtloop runs it
         threads = args.threads or os.cpu_count()
-        print(f"{args.loops} loops of 4 s, HTS-AT-tiny + fusion (random weights), onnxruntime {ort.__version__}, ")
-        print(f"{threads} intra-op threads, best of {args.rounds} rounds; graphs {sizes['fp32']:.0f} MiB fp32, ")
-        print(f"{sizes['int8']:.0f} MiB int8 ({', '.join(graph.quantisation['op_types'])} weights, 7-bit range)")
+        print(
+            f"{args.loops} loops of 4 s, HTS-AT-tiny + fusion (random weights), onnxruntime {ort.__version__}, "
+            f"{threads} intra-op threads, best of {args.rounds} rounds\ngraphs: {sizes['fp32']:.0f} MiB fp32, "
+            f"{sizes['int8']:.0f} MiB int8 ({', '.join(graph.quantisation['op_types'])} weights, 7-bit range)"
+        )
         for batch in (8, 1):
             fp32, int8 = rates[("fp32", batch)], rates[("int8", batch)]
             print(f"  batch {batch}: fp32 {fp32:6.2f} loops/s, int8 {int8:6.2f} loops/s, int8/fp32 {int8 / fp32:5.2f}x")
