@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from export.detectors import Detector, make_detector
+from rtloop.aspects import SOUND
 from rtloop.audio_io import load_audio
 from rtloop.bundle import selftest_waves
 from rtloop.calibration import OVERALL_METHOD, Calibration, combine_logits, fit_calibration
@@ -19,7 +20,6 @@ from rtloop.descriptors import ASPECTS as DESCRIPTOR_ASPECTS
 from rtloop.descriptors import describe, feature_names
 from rtloop.grid import Grid, estimate_grid, grid_for_file
 
-SOUND = "sound"
 FOLDS = 5
 
 

@@ -36,7 +36,7 @@ from rtloop.takes import TakesConfig, plot_session, read_session, summarise_sess
 from rtloop.train_config import AMODELS, DETECTORS, FEATURES, OVERALL_CHOICES, TrainConfig
 
 if TYPE_CHECKING:
-    from rtloop.scorer import Scores
+    from rtloop.scores import Scores
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rtloop.aspects import SOUND
 from rtloop.errors import BundleError
 from rtloop.segmenter import KEPT_BARS
 from rtloop.train_config import FEATURES
@@ -23,7 +24,6 @@ FORMAT_VERSION = 2
 ENCODER_FILE = "encoder.onnx"
 DETECTOR_FILE = "detector.onnx"
 DESCRIPTOR_ASPECTS = ("rhythm", "harmony", "timbre", "integrity")  # rtloop.descriptors.ASPECTS
-SOUND = "sound"  # the network's aspect: detector.onnx on the encoder's features
 ASPECT_KEYS = ("file", "dim", "detector", "calibration")
 CALIBRATION_METHOD = "logistic-quantile"
 OVERALL_METHOD = "logsumexp-of-logits"  # rtloop.calibration.OVERALL_METHOD
