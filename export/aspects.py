@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from export.detectors import Detector, make_detector
 from rtloop.aspects import SOUND
@@ -49,9 +50,10 @@ class AspectFit:
 def describe_loops(
     paths: list[Path], sample_rate: int, bpm: float | None, bars_hint: int | None, beats_per_bar: int
 ) -> DescribedLoops:
-    """Grid (acid chunk, file name, options, else estimated) and descriptors of each loop file."""
+    """Grid (acid chunk, file name, options, else estimated) and descriptors of each loop file (a
+    progress bar with loops/s on a terminal)."""
     grids, vectors = [], []
-    for path in paths:
+    for path in tqdm(paths, desc="describing", unit="loop", disable=None):
         wave = load_audio(path, sample_rate)
         grid = grid_for_file(path, wave, sample_rate, bpm=bpm, bars_hint=bars_hint, beats_per_bar=beats_per_bar)
         grids.append(grid)
