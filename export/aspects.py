@@ -18,6 +18,7 @@ from rtloop.audio_io import load_audio
 from rtloop.bundle import selftest_waves
 from rtloop.calibration import OVERALL_METHOD, Calibration, combine_logits, fit_calibration
 from rtloop.descriptors import ASPECTS as DESCRIPTOR_ASPECTS
+from rtloop.descriptors import VERSION as DESCRIPTORS_VERSION
 from rtloop.descriptors import describe, feature_names
 from rtloop.grid import Grid, estimate_grid, grid_for_file
 
@@ -136,7 +137,7 @@ def manifest_entries(
             for name, fit in fits.items()
         },
         "overall": {"method": OVERALL_METHOD, "aspects": list(aspects), "calibration": overall.to_dict()},
-        "descriptors": {"names": names},
+        "descriptors": {"names": names, "version": DESCRIPTORS_VERSION},
     }
 
 

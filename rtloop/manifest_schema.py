@@ -257,6 +257,9 @@ FIELDS: tuple[Field, ...] = (
     Field("overall.aspects", aspect_list, required=False, since=2),
     *_calibration_fields("overall.calibration", since=2, required=False),
     Field("selftest.overall", numbers(SELFTEST_SIGNALS), required=False, since=2),
+    Field("descriptors", mapping, required=False, since=2),
+    Field("descriptors.names", mapping, required=False, since=2),
+    Field("descriptors.version", integer(1, 1_000_000), required=False, since=2),
 )
 
 

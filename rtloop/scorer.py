@@ -11,7 +11,7 @@ import onnxruntime as ort
 from rtloop.aspects import ASPECTS, SOUND
 from rtloop.bundle import DETECTOR_FILE, ENCODER_FILE, Bundle, selftest_waves
 from rtloop.calibration import combine_logits
-from rtloop.descriptors import describe, feature_names
+from rtloop.descriptors import describe
 from rtloop.errors import BundleError
 from rtloop.frontend import batch_inputs
 from rtloop.graph_contract import check_detector, check_encoder
@@ -81,12 +81,6 @@ class Scorer:
             }
         finally:
             ort.set_default_logger_severity(3)
-        described = bundle.manifest.get("descriptors", {}).get("names")
-        if bundle.aspects and described != {a.name: feature_names()[a.name] for a in bundle.aspects}:
-            raise BundleError(
-                f"{bundle.path}: its loop descriptors are not this rtloop's (made by rtloop "
-                f"{bundle.manifest.get('rtloop_version', '?')}): train the bundle again"
-            )
         try:
             widths = check_encoder(self.encoder, bundle.frontend)
             check_detector(self.detector, widths[bundle.features], bundle.features)
