@@ -28,7 +28,7 @@ import torch
 
 from export.clap_checkpoint import build_encoder
 from export.htsat import htsat_config
-from export.laion_reference import load_laion_htsat
+from export.laion_reference import laion_audio_encoder
 from export.onnx_export import export_encoder
 from export.quantise import quantise_encoder
 from rtloop.frontend import FrontEndConfig, batch_inputs
@@ -80,21 +80,13 @@ def main() -> int:
             model(torch.from_numpy(mel), torch.from_numpy(longer))
 
     results["rtloop PyTorch"] = timed(torch_path, batches)
-    htsat = load_laion_htsat()
-    if htsat is not None:
-
-        class Cfg:
-            mel_bins, sample_rate, window_size, hop_size, fmin, fmax = 64, 48000, 1024, 480, 50, 14000
-            class_num, model_name = 527, "tiny"
-
-        branch = htsat.create_htsat_model(Cfg, enable_fusion=True, fusion_type="aff_2d").eval()
-        projection = model.audio_projection
+    clap = laion_audio_encoder(model.audio_projection)
+    if clap is not None:
 
         def clap_path(batch: list[np.ndarray]) -> None:
             mel, longer = batch_inputs(batch, frontend)
             with torch.no_grad():
-                latent = branch({"mel_fusion": torch.from_numpy(mel), "longer": torch.from_numpy(longer)}, device="cpu")
-                torch.nn.functional.normalize(projection(latent["embedding"]), dim=-1)
+                clap(torch.from_numpy(mel), torch.from_numpy(longer))
 
         results["laion-clap PyTorch"] = timed(clap_path, batches)
     print(f"{args.loops} loops of {2 * bars} s, batch {args.batch}, HTS-AT-tiny + fusion, {os.cpu_count()} CPU threads")

@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from export.detectors import Detector, make_detector
+from rtloop.aspects import SOUND
 from rtloop.audio_io import load_audio
 from rtloop.bundle import selftest_waves
 from rtloop.calibration import OVERALL_METHOD, Calibration, combine_logits, fit_calibration
 from rtloop.descriptors import ASPECTS as DESCRIPTOR_ASPECTS
+from rtloop.descriptors import VERSION as DESCRIPTORS_VERSION
 from rtloop.descriptors import describe, feature_names
 from rtloop.grid import Grid, estimate_grid, grid_for_file
 
-SOUND = "sound"
 FOLDS = 5
 
 
@@ -49,9 +51,10 @@ class AspectFit:
 def describe_loops(
     paths: list[Path], sample_rate: int, bpm: float | None, bars_hint: int | None, beats_per_bar: int
 ) -> DescribedLoops:
-    """Grid (acid chunk, file name, options, else estimated) and descriptors of each loop file."""
+    """Grid (acid chunk, file name, options, else estimated) and descriptors of each loop file (a
+    progress bar with loops/s on a terminal)."""
     grids, vectors = [], []
-    for path in paths:
+    for path in tqdm(paths, desc="describing", unit="loop", disable=None):
         wave = load_audio(path, sample_rate)
         grid = grid_for_file(path, wave, sample_rate, bpm=bpm, bars_hint=bars_hint, beats_per_bar=beats_per_bar)
         grids.append(grid)
@@ -134,7 +137,7 @@ def manifest_entries(
             for name, fit in fits.items()
         },
         "overall": {"method": OVERALL_METHOD, "aspects": list(aspects), "calibration": overall.to_dict()},
-        "descriptors": {"names": names},
+        "descriptors": {"names": names, "version": DESCRIPTORS_VERSION},
     }
 
 

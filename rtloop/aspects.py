@@ -2,5 +2,6 @@
 
 from __future__ import annotations
 
-# rhythm, harmony, timbre and integrity come from the loop descriptors; sound is the HTS-AT latent
-ASPECTS = ("rhythm", "harmony", "timbre", "integrity", "sound")
+SOUND = "sound"  # the HTS-AT latent's detector: known only once the network has answered
+# rhythm, harmony, timbre and integrity come from the loop descriptors (milliseconds to score)
+ASPECTS = ("rhythm", "harmony", "timbre", "integrity", SOUND)

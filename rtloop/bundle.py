@@ -15,6 +15,8 @@ import numpy as np
 
 from rtloop import __version__
 from rtloop.calibration import Calibration
+from rtloop.descriptors import VERSION as DESCRIPTORS_VERSION
+from rtloop.descriptors import feature_names
 from rtloop.errors import BundleError
 from rtloop.frontend import FrontEndConfig
 from rtloop.manifest_schema import DETECTOR_FILE, ENCODER_FILE, FORMAT, FORMAT_VERSION, check_manifest
@@ -242,9 +244,21 @@ def load_bundle(path: Path) -> Bundle:
         aspects,
         overall,
     )
+    _check_descriptors(bundle)
     for name in manifest["files"]:
         (bundle.read_graph if name.endswith(".onnx") else bundle.read_file)(name)
     return bundle
+
+
+def _check_descriptors(bundle: Bundle) -> None:
+    """Refuse aspect detectors trained on descriptors other than this rtloop's (names or values)."""
+    described = bundle.manifest.get("descriptors", {})
+    names = {a.name: feature_names()[a.name] for a in bundle.aspects}
+    if bundle.aspects and (described.get("names") != names or described.get("version", 1) != DESCRIPTORS_VERSION):
+        raise BundleError(
+            f"{bundle.path}: its loop descriptors are not this rtloop's (made by rtloop "
+            f"{bundle.manifest.get('rtloop_version', '?')}): train the bundle again"
+        )
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:

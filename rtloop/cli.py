@@ -44,7 +44,7 @@ from rtloop.train_config import (
 )
 
 if TYPE_CHECKING:
-    from rtloop.scorer import Scores
+    from rtloop.scores import Scores
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

@@ -30,8 +30,8 @@ from rtloop.osc_spec import BARS_RANGE, Status
 from rtloop.reporter import Reporter
 from rtloop.results import LoopResult, Summary
 from rtloop.ring import ReadStatus
-from rtloop.scorer import Scores
 from rtloop.scorer_process import ScoreError, ScorerFailed
+from rtloop.scores import AspectScores, Scores
 from rtloop.segmenter import Segmenter, Skip, Window
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,9 @@ class LoopScorer(Protocol):
 
     def submit(self, waves: list[np.ndarray], grids: list[Grid | None], windows: bool = False) -> None: ...
 
-    def poll(self, now: float) -> Scores | None: ...
+    def poll(self, now: float) -> Scores | AspectScores | None: ...
+
+    def wait(self, timeout: float) -> None: ...
 
     def restart(self) -> None: ...
 
@@ -61,12 +63,14 @@ class RunEnded(RtloopError):
     """Something failed that the daemon cannot recover from; the message is the run's reason."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class _InFlight:
-    """A window handed to the scorer, with its audio (for takes)."""
+    """A window handed to the scorer, with its audio (for takes), and what was already sent of it."""
 
     window: Window
     audio: np.ndarray
+    aspects_sent: tuple[str, ...] = ()
+    aspects_latency_ms: float | None = None
 
 
 class Daemon:
@@ -253,25 +257,33 @@ class Daemon:
         return Grid(window.bpm, self.beats_per_bar, self.segmenter.bars, GridSource.CLOCK)
 
     def _collect(self, now: float) -> None:
-        """Report the scorer's answer if it has come; restart a scorer that died or hung."""
-        try:
-            scores = self.scorer.poll(now)
-        except ScoreError as exc:
-            self._fail_in_flight(f"scoring failed: {exc}")
-            return
-        except ScorerFailed as exc:
-            self._fail_in_flight(f"scoring process failed: {exc}")
-            self._restart_scorer(str(exc), now)
-            return
+        """Report the scorer's answers that have come (a loop's descriptor aspects, then the whole
+        loop); restart a scorer that died or hung."""
+        while (answer := self._poll_scorer(now)) is not None and (flight := self._in_flight) is not None:
+            latency_ms = (time.monotonic() - self.audio.time_at(flight.window.end)) * 1000.0
+            if isinstance(answer, AspectScores):
+                flight.aspects_sent, flight.aspects_latency_ms = tuple(answer.variation), latency_ms
+                self.reporter.aspects_scored({name: float(values[0]) for name, values in answer.variation.items()})
+                continue
+            self._in_flight = None
+            result = loop_result(flight.window, answer, latency_ms, flight.aspects_latency_ms)
+            self.reporter.scored(result, flight.audio, flight.aspects_sent)
         if self.reporter.state is Status.SCORER_RESTARTING and self.scorer.ready:
             self.reporter.say("scoring process ready again")
             before = self._state_before_restart
             self.reporter.set_state(self._running_state() if before in (Status.RUNNING, Status.DISARMED) else before)
-        if scores is None or self._in_flight is None:
-            return
-        window, audio = self._in_flight.window, self._in_flight.audio
-        self._in_flight = None
-        self.reporter.scored(loop_result(window, scores, self.audio.time_at(window.end)), audio)
+
+    def _poll_scorer(self, now: float) -> Scores | AspectScores | None:
+        """The scorer's next answer, or None (also when it failed: the window is skipped, a dead or hung
+        scorer restarted)."""
+        try:
+            return self.scorer.poll(now)
+        except ScoreError as exc:
+            self._fail_in_flight(f"scoring failed: {exc}")
+        except ScorerFailed as exc:
+            self._fail_in_flight(f"scoring process failed: {exc}")
+            self._restart_scorer(str(exc), now)
+        return None
 
     def _fail_in_flight(self, reason: str) -> None:
         if self._in_flight is not None:
@@ -367,7 +379,7 @@ class Daemon:
         try:
             self.start()
             while not stop.is_set() and self.step(time.monotonic()):
-                stop.wait(POLL_SECONDS)
+                self.scorer.wait(POLL_SECONDS)  # an answer wakes the loop at once: it leaves sooner
         except RunEnded as exc:
             self.summary.reason = str(exc)
         finally:
@@ -381,15 +393,16 @@ class Daemon:
         return self.summary
 
 
-def loop_result(window: Window, scores: Scores, boundary_time: float) -> LoopResult:
-    """The result of one scored window (batch of one); latency runs from the bar boundary to now."""
+def loop_result(window: Window, scores: Scores, latency_ms: float, aspects_latency_ms: float | None) -> LoopResult:
+    """The result of one scored window (batch of one); latencies run from the bar boundary to sending."""
     return LoopResult(
         window.last_bar,
         window.bpm,
         float(scores.raw[0]),
         float(scores.variation[0]),
         bool(scores.flagged[0]),
-        (time.monotonic() - boundary_time) * 1000.0,
+        latency_ms,
         {name: float(values[0]) for name, values in scores.aspects.items()},
         scores.top_aspects[0] if scores.top_aspects else None,
+        aspects_latency_ms,
     )

@@ -44,8 +44,9 @@ def demo_bundle(cache_dir: Path, train: TrainBundle) -> Path:
         if load_bundle(path).overall is not None:
             return path
         print("the cached demo bundle has no aspects (made by an older rtloop): training it again")
-    except BundleError:
-        pass
+    except BundleError as exc:
+        if path.exists():
+            print(f"the cached demo bundle cannot be used ({exc}): training it again")
     loops = cache_dir / "demo" / "loops"
     write_loop_set(loops, TRAIN_LOOPS, bpm=BPM, bars=1, sample_rate=SAMPLE_RATE, seed=11)
     print(f"training the demo bundle on {TRAIN_LOOPS} synthesised bass loops (first run only)...")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rtloop.aspects import SOUND
 from rtloop.errors import BundleError
 from rtloop.segmenter import KEPT_BARS
 from rtloop.train_config import ENCODER_PRECISIONS, FEATURES
@@ -23,7 +24,6 @@ FORMAT_VERSION = 2
 ENCODER_FILE = "encoder.onnx"
 DETECTOR_FILE = "detector.onnx"
 DESCRIPTOR_ASPECTS = ("rhythm", "harmony", "timbre", "integrity")  # rtloop.descriptors.ASPECTS
-SOUND = "sound"  # the network's aspect: detector.onnx on the encoder's features
 ASPECT_KEYS = ("file", "dim", "detector", "calibration")
 CALIBRATION_METHOD = "logistic-quantile"
 OVERALL_METHOD = "logsumexp-of-logits"  # rtloop.calibration.OVERALL_METHOD
@@ -258,6 +258,9 @@ FIELDS: tuple[Field, ...] = (
     Field("overall.aspects", aspect_list, required=False, since=2),
     *_calibration_fields("overall.calibration", since=2, required=False),
     Field("selftest.overall", numbers(SELFTEST_SIGNALS), required=False, since=2),
+    Field("descriptors", mapping, required=False, since=2),
+    Field("descriptors.names", mapping, required=False, since=2),
+    Field("descriptors.version", integer(1, 1_000_000), required=False, since=2),
 )
 
 

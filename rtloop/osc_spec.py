@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from rtloop.aspects import ASPECTS
+from rtloop.aspects import ASPECTS, SOUND
 from rtloop.segmenter import KEPT_BARS
 
 DEFAULT_PREFIX = "/rtloop"
@@ -51,7 +51,7 @@ OUTPUT = (
         "/variation",
         "f",
         "0.0 .. 1.0",
-        "every scored loop, first",
+        "every scored loop, when the network has answered: first of its messages",
         "calibrated variation: ~0.05 typical, 0.5 at the threshold, towards 1 far beyond",
     ),
     *(
@@ -59,7 +59,11 @@ OUTPUT = (
             f"/variation/{aspect}",
             "f",
             "0.0 .. 1.0",
-            "every scored loop, after /variation (bundles with aspects)",
+            (
+                "every scored loop, after /variation (bundles with aspects)"
+                if aspect == SOUND
+                else "every scored loop, once its descriptors are scored: before /variation (bundles with aspects)"
+            ),
             f"calibrated variation of the loop's {aspect} alone",
         )
         for aspect in ASPECTS

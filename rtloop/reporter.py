@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 
@@ -81,11 +81,18 @@ class Reporter:
         self.osc.send("/skipped", bar)
         self.print_line(f"bar {bar:>5}  skipped: {reason}")
 
-    def scored(self, result: LoopResult, audio: np.ndarray) -> None:
-        """A scored loop: OSC (overall first, then aspects), MIDI CC, takes, summary, terminal line."""
+    def aspects_scored(self, variation: Mapping[str, float]) -> None:
+        """A loop's descriptor aspects, sent as soon as they are scored, before the network answers."""
+        for aspect, value in variation.items():
+            self.osc.send(f"/variation/{aspect}", value)
+
+    def scored(self, result: LoopResult, audio: np.ndarray, aspects_sent: Collection[str] = ()) -> None:
+        """A scored loop: OSC (overall first, then the aspects not in ``aspects_sent`` already), MIDI CC,
+        takes, summary, terminal line."""
         self.osc.send("/variation", result.variation)
         for aspect, value in result.aspects.items():
-            self.osc.send(f"/variation/{aspect}", value)
+            if aspect not in aspects_sent:
+                self.osc.send(f"/variation/{aspect}", value)
         if result.top_aspect is not None:
             self.osc.send("/aspect", result.top_aspect)
         if self.midi_out is not None:

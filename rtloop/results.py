@@ -22,6 +22,7 @@ class LoopResult:
     latency_ms: float
     aspects: dict[str, float] = field(default_factory=dict)
     top_aspect: str | None = None  # the aspect that varied most (None for a bundle without aspects)
+    aspects_latency_ms: float | None = None  # when its descriptor aspects were sent, before the network answered
 
 
 @dataclass
@@ -57,6 +58,12 @@ class Summary:
             lat = np.array([r.latency_ms for r in self.results])
             p50, p95, p99 = np.percentile(lat, [50, 95, 99])
             lines.append(f"latency bar boundary -> OSC: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
+            early = [r.aspects_latency_ms for r in self.results if r.aspects_latency_ms is not None]
+            if early:
+                p50, p95, p99 = np.percentile(early, [50, 95, 99])
+                lines.append(
+                    f"descriptor aspects bar boundary -> OSC: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms"
+                )
             tops = collections.Counter(r.top_aspect for r in self.results if r.flagged and r.top_aspect)
             if tops:
                 lines.append("flagged loops by aspect: " + ", ".join(f"{a} {n}" for a, n in tops.most_common()))

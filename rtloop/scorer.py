@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import numpy as np
 import onnxruntime as ort
 
-from rtloop.aspects import ASPECTS
+from rtloop.aspects import ASPECTS, SOUND
 from rtloop.bundle import DETECTOR_FILE, ENCODER_FILE, Bundle, selftest_waves
 from rtloop.calibration import combine_logits
-from rtloop.descriptors import describe, feature_names
+from rtloop.descriptors import describe
 from rtloop.errors import BundleError
 from rtloop.frontend import FrontEndConfig, batch_inputs
 from rtloop.graph_contract import check_detector, check_encoder
 from rtloop.grid import Grid, estimate_grid, window_grid
+from rtloop.scores import AspectScores, Scores
 from rtloop.train_config import EncoderPrecision
 
 SELFTEST_RTOL = 1e-3
@@ -52,26 +53,6 @@ def run_encoder(
         feeds["longer"] = longer
     latent, embedding = session.run(["latent", "embedding"], feeds)
     return latent, embedding
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Scores of a batch of loops.
-
-    ``raw``, ``variation`` and ``flagged`` are the overall ones; ``aspects`` and ``aspect_raw`` hold
-    each aspect's variation (0..1) and raw detector score, in :data:`rtloop.aspects.ASPECTS` order
-    (empty for a format-1 bundle, whose overall is the network's alone); ``grids`` the grid each loop
-    was described against.
-    """
-
-    raw: np.ndarray
-    variation: np.ndarray
-    flagged: np.ndarray
-    embedding: np.ndarray
-    aspects: dict[str, np.ndarray] = field(default_factory=dict)
-    aspect_raw: dict[str, np.ndarray] = field(default_factory=dict)
-    grids: tuple[Grid, ...] = ()
-    top_aspects: tuple[str, ...] = ()  # per loop, the aspect furthest beyond its own threshold
 
 
 def _session(bundle: Bundle, name: str, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
@@ -125,12 +106,6 @@ class Scorer:
             }
         finally:
             ort.set_default_logger_severity(3)
-        described = bundle.manifest.get("descriptors", {}).get("names")
-        if bundle.aspects and described != {a.name: feature_names()[a.name] for a in bundle.aspects}:
-            raise BundleError(
-                f"{bundle.path}: its loop descriptors are not this rtloop's (made by rtloop "
-                f"{bundle.manifest.get('rtloop_version', '?')}): train the bundle again"
-            )
         try:
             widths = check_encoder(self.encoder, bundle.frontend)
             check_detector(self.detector, widths[bundle.features], bundle.features)
@@ -172,28 +147,48 @@ class Scorer:
         described = [describe(wave, rate, grid) for wave, grid in zip(waves, grids, strict=True)]
         return {a.name: np.stack([d[a.name] for d in described]) for a in self.bundle.aspects}
 
-    def score(self, waves: list[np.ndarray], grids: list[Grid | None] | None = None, windows: bool = False) -> Scores:
+    def score_aspects(
+        self, waves: list[np.ndarray], grids: list[Grid | None] | None = None, windows: bool = False
+    ) -> AspectScores | None:
+        """Score the loop-descriptor aspects alone; None for a bundle without aspects (format 1).
+
+        Args: as :meth:`score`.
+        """
+        if not self.bundle.aspects or self.bundle.overall is None:
+            return None
+        used = self.grids_for(waves, grids, windows)
+        raw = {
+            a.name: self.score_features(x, a.name)
+            for a, x in zip(self.bundle.aspects, self.describe(waves, used).values(), strict=True)
+        }
+        variation = {a.name: a.calibration.variation(raw[a.name]) for a in self.bundle.aspects}
+        return AspectScores(variation, raw, tuple(used))
+
+    def score(
+        self,
+        waves: list[np.ndarray],
+        grids: list[Grid | None] | None = None,
+        windows: bool = False,
+        aspects: AspectScores | None = None,
+    ) -> Scores:
         """Score mono waveforms at the bundle's rate, overall and per aspect.
 
         Args:
             waves: the loops.
             grids: each loop's grid (the clock's live, the file's offline); None or a None entry: estimated.
             windows: loops are clock-free windows (``--window``), not whole bars, for the estimate.
+            aspects: :meth:`score_aspects` of these loops if already computed (not computed again).
         """
         latent, embedding = self.embed(waves)
         sound_raw = self.score_features(latent if self.bundle.features == "latent" else embedding)
-        if not self.bundle.aspects or self.bundle.overall is None:
+        described = aspects or self.score_aspects(waves, grids, windows)
+        overall = self.bundle.overall
+        if described is None or overall is None:
             calibration = self.bundle.calibration
             return Scores(sound_raw, calibration.variation(sound_raw), calibration.flagged(sound_raw), embedding)
-        used = self.grids_for(waves, grids, windows)
-        raw = {
-            a.name: self.score_features(x, a.name)
-            for a, x in zip(self.bundle.aspects, self.describe(waves, used).values(), strict=True)
-        }
-        raw["sound"] = sound_raw
-        calibrations = {a.name: a.calibration for a in self.bundle.aspects} | {"sound": self.bundle.calibration}
+        raw = described.raw | {SOUND: sound_raw}
+        calibrations = {a.name: a.calibration for a in self.bundle.aspects} | {SOUND: self.bundle.calibration}
         logits = {name: calibrations[name].logit(values) for name, values in raw.items()}
-        overall = self.bundle.overall
         overall_raw = combine_logits(logits, overall.aspects)
         order = [a for a in ASPECTS if a in raw]
         counted = [a for a in order if a in overall.aspects]  # what moved the overall
@@ -205,7 +200,7 @@ class Scorer:
             embedding,
             {name: calibrations[name].variation(raw[name]) for name in order},
             {name: raw[name] for name in order},
-            tuple(used),
+            described.grids,
             top,
         )
 
@@ -230,14 +225,21 @@ class Scorer:
         """
         recorded = self.bundle.manifest.get("selftest", {})
         waves = selftest_waves(self.bundle.frontend.sample_rate)
-        scores = self.score(waves)
-        pairs = {"the network's detector": (scores.aspect_raw.get("sound", scores.raw), recorded.get("scores", []))}
+        # one at a time, as live: a batch would grow onnxruntime's memory arena for good
+        each = [self.score([wave]) for wave in waves]
+
+        def joined(field: Callable[[Scores], np.ndarray]) -> np.ndarray:
+            return np.concatenate([field(scores) for scores in each])
+
+        network = joined(lambda scores: scores.aspect_raw.get(SOUND, scores.raw))
+        pairs = {"the network's detector": (network, recorded.get("scores", []))}
         if self.bundle.overall is not None:
+            recorded_aspects = recorded.get("aspects", {})
             pairs |= {
-                f"aspect {a}": (scores.aspect_raw[a], recorded.get("aspects", {}).get(a, []))
+                f"aspect {a}": (joined(lambda scores, a=a: scores.aspect_raw[a]), recorded_aspects.get(a, []))
                 for a in self.bundle.manifest["aspects"]
             }
-            pairs["the overall"] = (scores.raw, recorded.get("overall", []))
+            pairs["the overall"] = (joined(lambda scores: scores.raw), recorded.get("overall", []))
         worst = 0.0
         for what, (got, wanted) in pairs.items():
             expected = np.asarray(wanted, dtype=np.float64)

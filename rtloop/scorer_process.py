@@ -24,7 +24,7 @@ from rtloop.bundle import Bundle, load_bundle
 from rtloop.errors import BundleError, RtloopError
 from rtloop.grid import Grid
 from rtloop.resources import Closing
-from rtloop.scorer import Scorer, Scores
+from rtloop.scores import AspectScores, Scores
 
 CHILD_NICE = 10
 START_TIMEOUT = 120.0
@@ -41,7 +41,10 @@ class ScoreError(RtloopError, ValueError):
 
 
 def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, threads: int) -> None:
-    """Child process: load the bundle, warm up, then answer ``(waves, grids, windows) -> Scores`` requests."""
+    """Child process: load the bundle, warm up, then answer each ``(waves, grids, windows)`` request with
+    its descriptor aspects (:class:`AspectScores`, bundles with aspects) and then its :class:`Scores`."""
+    from rtloop.scorer import Scorer  # onnxruntime: loaded in this process only
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent closes us
     try:
         os.nice(CHILD_NICE)
@@ -63,7 +66,10 @@ def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, thre
             return
         waves, grids, windows = request
         try:
-            conn.send(("ok", scorer.score(waves, grids, windows)))
+            aspects = scorer.score_aspects(waves, grids, windows)
+            if aspects is not None:
+                conn.send(("aspects", aspects))
+            conn.send(("ok", scorer.score(waves, grids, windows, aspects)))
         except Exception as exc:  # onnxruntime and numpy raise their own types: one bad loop, not a dead child
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -171,8 +177,9 @@ class ScorerProcess(Closing):
         except (OSError, ValueError) as exc:
             self._sent_failure = exc
 
-    def poll(self, now: float) -> Scores | None:
-        """The answer to the submitted request if it has arrived, else None.
+    def poll(self, now: float) -> Scores | AspectScores | None:
+        """The next answer to the submitted request if one has arrived, else None: first the loop's
+        descriptor aspects (bundles with aspects; the request is still under way), then its scores.
 
         Raises:
             ScorerFailed: the child died, hung longer than its timeout, or failed to start.
@@ -201,10 +208,22 @@ class ScorerProcess(Closing):
                 raise ScorerFailed(str(payload))
             self._state, self.providers = _State.READY, payload
             return None
+        if kind == "aspects":
+            return payload  # type: ignore[no-any-return]
         self._state = _State.READY
         if kind != "ok":
             raise ScoreError(str(payload))
         return payload  # type: ignore[no-any-return]
+
+    def wait(self, timeout: float) -> None:
+        """Sleep up to ``timeout`` seconds, waking as soon as an answer (or the child's end) arrives."""
+        if self._state is _State.READY or self._conn.closed:
+            time.sleep(timeout)
+            return
+        try:
+            self._conn.poll(timeout)
+        except OSError:
+            time.sleep(timeout)  # the pipe broke: the next poll() says so
 
     def _exit_reason(self) -> str:
         code = self._process.exitcode
@@ -222,9 +241,10 @@ class ScorerProcess(Closing):
             ScoreError: the child could not score them.
         """
         self.submit(waves, grids)
-        while (scores := self.poll(time.monotonic())) is None:
-            self._conn.poll(0.05)
-        return scores
+        while not isinstance(answer := self.poll(time.monotonic()), Scores):
+            if answer is None:
+                self._conn.poll(0.05)
+        return answer
 
     def restart(self) -> None:
         """Kill the child (whatever state it is in: a stopped process dies on SIGKILL too) and start

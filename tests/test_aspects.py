@@ -13,6 +13,7 @@ from rtloop.aspects import ASPECTS
 from rtloop.bundle import load_bundle, sha256_file
 from rtloop.calibration import combine_logits
 from rtloop.cli import main
+from rtloop.errors import BundleError
 from rtloop.grid import Grid, GridSource
 from rtloop.scorer import Scorer
 from rtloop.synth import bass_loop
@@ -80,3 +81,20 @@ def test_a_format_1_bundle_still_scores_with_the_overall_only(trained_bundle: Pa
     scores = Scorer(bundle).score(loops)
     assert scores.aspects == {}
     np.testing.assert_allclose(scores.variation, bundle.calibration.variation(scores.raw))
+
+
+@pytest.mark.parametrize("version", [None, 1])
+def test_a_bundle_trained_on_other_descriptors_is_refused_with_what_to_do(
+    trained_bundle: Path, tmp_path: Path, version: int | None
+) -> None:
+    """Descriptors whose values changed (same names) would make every aspect score wrong: refused."""
+    old = tmp_path / "old.rtloop"
+    shutil.copytree(trained_bundle, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    if version is None:
+        del manifest["descriptors"]["version"]  # made before descriptors carried a version
+    else:
+        manifest["descriptors"]["version"] = version
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="its loop descriptors are not this rtloop's .*train the bundle again"):
+        load_bundle(old)

@@ -23,8 +23,8 @@ from rtloop.errors import DeviceError
 from rtloop.osc_spec import Status
 from rtloop.reporter import Reporter
 from rtloop.ring import RingBuffer
-from rtloop.scorer import Scores
 from rtloop.scorer_process import ScorerFailed
+from rtloop.scores import AspectScores, Scores
 from rtloop.segmenter import Segmenter
 
 RATE = 48000
@@ -102,6 +102,7 @@ class FakeScorer:
         self.die_next = False
         self.gone = False  # the pipe is broken: submit fails
         self._busy = False
+        self._aspects_sent = False
 
     def submit(self, waves: list[np.ndarray], grids: list, windows: bool = False) -> None:
         assert self.ready and not self._busy, "one request at a time"
@@ -112,7 +113,8 @@ class FakeScorer:
         self._busy = True
         self.ready = False
 
-    def poll(self, now: float) -> Scores | None:
+    def poll(self, now: float) -> Scores | AspectScores | None:
+        """As the real child with a bundle with aspects: the descriptor aspects, then the whole loop."""
         if not self._busy:
             self.ready = True  # a restarted child comes up on the next poll
             return None
@@ -120,9 +122,13 @@ class FakeScorer:
             self.die_next = False
             self._busy = False
             raise ScorerFailed("the scoring process died (killed by SIGKILL)")
-        self._busy, self.ready = False, True
+        if not self._aspects_sent:
+            self._aspects_sent = True
+            return AspectScores({"rhythm": np.array([0.2])}, {"rhythm": np.array([1.5])}, ())
+        self._busy, self.ready, self._aspects_sent = False, True, False
         one = np.array([1.0])
-        return Scores(one, np.array([0.3]), np.array([False]), np.zeros((1, 512)))
+        aspects = {"rhythm": np.array([0.2]), "sound": np.array([0.4])}
+        return Scores(one, np.array([0.3]), np.array([False]), np.zeros((1, 512)), aspects, top_aspects=("sound",))
 
     def restart(self) -> None:
         self.restarts += 1
@@ -172,6 +178,18 @@ def test_every_bar_is_scored_and_reported(rig) -> None:  # type: ignore[no-untyp
     assert rig.daemon.summary.scored == 4
     grid = rig.scorer.grids[0]  # the clock's tempo and the window's bars describe the loop
     assert (grid.bpm, grid.beats_per_bar, grid.bars, grid.source.value) == (120.0, 4, 1, "clock")
+
+
+def test_descriptor_aspects_leave_before_the_network_answer_and_are_not_sent_again(rig) -> None:  # type: ignore[no-untyped-def]
+    rig.clock.bar(1)
+    rig.daemon.step(0.0)
+    play_bars(rig, 1, 2)
+    sent = [(name, value) for name, value in rig.osc.sent if name.startswith("/variation")]
+    assert sent == [("/variation/rhythm", 0.2), ("/variation", 0.3), ("/variation/sound", 0.4)] * 2
+    results = rig.daemon.summary.results
+    assert [r.aspects for r in results] == [{"rhythm": 0.2, "sound": 0.4}] * 2  # takes and terminal get all
+    assert all(r.aspects_latency_ms is not None and r.aspects_latency_ms <= r.latency_ms for r in results)
+    assert "descriptor aspects bar boundary -> OSC: p50" in rig.daemon.summary.render()
 
 
 def test_disarm_skips_bars_and_arm_resumes_and_half_values_are_refused(rig) -> None:  # type: ignore[no-untyped-def]

@@ -251,6 +251,26 @@ def test_clock_free_windows_keep_rhythm(reference: list[dict[str, np.ndarray]]) 
     assert float(np.median(z)) < 0.3 * broken, (z, broken)
 
 
+@pytest.mark.parametrize("ms", [-30, -15, 10, 25])
+def test_a_clocked_window_cut_a_little_early_or_late_keeps_rhythm(
+    reference: list[dict[str, np.ndarray]], ms: int
+) -> None:
+    """A bar clock whose window starts some ms off the played downbeat (input latency set wrong, MIDI
+    jitter) is not a rhythm change: the grid is realigned to the onsets; a broken rhythm still shows."""
+    rng = np.random.default_rng(17)
+    windows = []
+    for _ in range(4):
+        bpm, bars = _params(rng)
+        music = np.concatenate([_bass(rng, bpm, bars) for _ in range(3)])
+        length = int(round(bars * 240 / bpm * SR))
+        start = length + int(ms * SR / 1000)  # the second loop's bar line, missed by ``ms``
+        window = music[start : start + length]
+        windows.append(describe(window, SR, Grid(bpm, 4, bars, GridSource.CLOCK)))
+    z = _z_scores(reference, windows)["rhythm"]
+    broken = _shift(reference, _broken_rhythm)["rhythm"]
+    assert float(np.median(z)) < 0.15 * broken, (z, broken)
+
+
 @pytest.mark.parametrize("midi", [28, 29, 33, 40, 52])  # E1, F1, A1, E2, E3
 def test_pitch_class_of_bass_notes_without_fundamental(midi: int) -> None:
     """Bass notes a semitone apart down to E1 (41 Hz) get their own pitch class, from partials 2..8 alone."""

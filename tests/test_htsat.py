@@ -18,27 +18,15 @@ from export.clap_checkpoint import (  # noqa: E402
     read_checkpoint,
 )
 from export.htsat import HTSATEncoder, htsat_config  # noqa: E402
+from export.laion_reference import LaionAudioConfig  # noqa: E402
 from rtloop.errors import CheckpointError  # noqa: E402
 from rtloop.frontend import FrontEndConfig, log_mel  # noqa: E402
-
-
-class _ClapAudioCfg:
-    mel_bins, sample_rate, window_size, hop_size, fmin, fmax, class_num, model_name = (
-        64,
-        48000,
-        1024,
-        480,
-        50,
-        14000,
-        527,
-        "tiny",
-    )
 
 
 def clap_state_dict(htsat: types.ModuleType, fusion: bool, seed: int = 0) -> dict[str, torch.Tensor]:
     """A full CLAP-format state dict (audio branch + projection) with random weights and BN statistics."""
     torch.manual_seed(seed)
-    branch = htsat.create_htsat_model(_ClapAudioCfg, enable_fusion=fusion, fusion_type="aff_2d")
+    branch = htsat.create_htsat_model(LaionAudioConfig, enable_fusion=fusion, fusion_type="aff_2d")
     projection = torch.nn.Sequential(torch.nn.Linear(768, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512))
     state = {f"audio_branch.{k}": v for k, v in branch.state_dict().items()}
     state |= {f"audio_projection.{k}": v for k, v in projection.state_dict().items()}
@@ -52,7 +40,7 @@ def clap_state_dict(htsat: types.ModuleType, fusion: bool, seed: int = 0) -> dic
 
 
 def reference_embeddings(htsat: types.ModuleType, state: dict, fusion: bool, batch: dict) -> torch.Tensor:
-    branch = htsat.create_htsat_model(_ClapAudioCfg, enable_fusion=fusion, fusion_type="aff_2d").eval()
+    branch = htsat.create_htsat_model(LaionAudioConfig, enable_fusion=fusion, fusion_type="aff_2d").eval()
     branch.load_state_dict(
         {k.removeprefix("audio_branch."): v for k, v in state.items() if k.startswith("audio_branch.")}
     )

@@ -40,3 +40,10 @@ def test_no_runtime_module_but_the_command_line_reaches_into_export_or_torch() -
         if path.name not in TOP_LAYER
     }
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_the_live_daemons_process_does_not_load_onnxruntime() -> None:
+    """onnxruntime runs in the scoring child only: in the daemon's process it would cost ~20 MB for nothing."""
+    code = "import sys, rtloop.cli, rtloop.live, rtloop.daemon\nprint('onnxruntime' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -14,6 +14,7 @@ import pytest
 from rtloop.bundle import load_bundle
 from rtloop.live import RunConfig, open_daemon, run_daemon
 from rtloop.scorer_process import ScorerFailed, ScorerProcess
+from rtloop.scores import AspectScores, Scores
 from rtloop.synth import bass_loop
 
 pytestmark = pytest.mark.slow
@@ -27,12 +28,19 @@ def _wait_ready(scorer: ScorerProcess, timeout: float = 120.0) -> None:
         time.sleep(0.02)
 
 
-def _answer(scorer: ScorerProcess, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+def _answer(scorer: ScorerProcess, timeout: float = 60.0) -> Scores:
+    """The request's scores; the loop's descriptor aspects must have come first, on their own."""
     deadline = time.monotonic() + timeout
-    while (scores := scorer.poll(time.monotonic())) is None:
+    answers: list[Scores | AspectScores] = []
+    while not answers or not isinstance(answers[-1], Scores):
         assert time.monotonic() < deadline
-        time.sleep(0.01)
-    return scores
+        if (answer := scorer.poll(time.monotonic())) is None:
+            time.sleep(0.01)
+        else:
+            answers.append(answer)
+    assert [type(a) for a in answers] == [AspectScores, Scores]
+    assert all(np.array_equal(answers[0].variation[k], answers[1].aspects[k]) for k in answers[0].variation)
+    return answers[1]
 
 
 def test_killed_and_stopped_children_are_detected_and_replaced(trained_bundle: Path) -> None:

@@ -17,6 +17,11 @@ CANONICAL_BPM = (80.0, 160.0)
 VS_RATES = (1, 2, 3, 4, 6, 8)  # subdivisions per beat: beats, 8ths, triplet 8ths, 16ths, triplet 16ths, 32nds
 ALIGN_RATES = (1, 2, 3, 4, 6)
 PERIOD_RATES = (1, 2)  # periodicity checked at the beat and the 8th
+# A window cut a little early or late (input latency, MIDI clock jitter, a loop file trimmed loosely)
+# is not a rhythm change: the grid is realigned by up to this much, or an eighth of a beat if less.
+MAX_REALIGN_S = 0.04
+REALIGN_STEPS = 33  # offsets tried across +-MAX_REALIGN_S: 2.5 ms apart
+REALIGN_RATES = (1, 2, 4)  # what the realigned grid lines up with: beats, 8ths and 16ths
 _EPS = 1e-9
 
 NAMES: tuple[str, ...] = (
@@ -87,6 +92,18 @@ def _period_features(acf: np.ndarray, lag: float) -> tuple[float, float, float]:
     return at_grid, float(np.log2(max(best_lag, 1.0) / lag)), fit
 
 
+def realigned_positions(weights: np.ndarray, times: np.ndarray, beat_s: float, downbeat: float) -> np.ndarray:
+    """Beat positions of the analysis frames on the grid shifted by the constant offset (within
+    +-MAX_REALIGN_S, at most an eighth of a beat) that best lines the onset energy ``weights`` up with
+    the beats, 8ths and 16ths; a loop without onsets keeps its grid."""
+    limit = min(MAX_REALIGN_S, beat_s / 8.0)
+    offsets = np.linspace(-limit, limit, REALIGN_STEPS)
+    positions = (times[None, :] - downbeat - offsets[:, None]) / beat_s
+    fit = sum(np.cos(2 * np.pi * r * positions) @ weights for r in REALIGN_RATES)
+    best = offsets[int(np.argmax(fit))] if float(weights.sum()) > _EPS else 0.0
+    return (times - downbeat - best) / beat_s
+
+
 def features(spectra: Spectra, grid: Grid) -> np.ndarray:
     """Rhythm features of one loop against its grid (see docs/descriptors.md)."""
     o = spectra.onsets.astype(np.float64)
@@ -94,7 +111,7 @@ def features(spectra: Spectra, grid: Grid) -> np.ndarray:
     w = o / total if total > _EPS else np.zeros_like(o)
     beat_s = canonical_beat(grid.bpm)
     dt = spectra.frame_seconds
-    beat_pos = (np.arange(len(o)) * dt - grid.downbeat) / beat_s
+    beat_pos = realigned_positions(w, np.arange(len(o)) * dt, beat_s, grid.downbeat)
     n_beats = max(1, int(round(spectra.seconds / beat_s)))
     beats_per_bar = max(1, int(round(grid.bar_seconds / beat_s)))
 
