@@ -232,7 +232,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "--threads",
         type=values.threads,
         default=RunConfig.threads,
-        help=f"CPU threads for scoring (default {RunConfig.threads}: leaves cores to audio)",
+        help=f"CPU threads of the scoring process (default {RunConfig.threads}; 1 where audio without a "
+        "realtime thread drops out while it scores)",
     )
     p.add_argument(
         "--scorer-timeout",
