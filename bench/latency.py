@@ -12,7 +12,7 @@ One run prints what issue 11's targets ask for:
   projection, batch 1, 2 threads, random weights) over each of the same bars, padded to 10 s as
   laion-clap does; its p50/p95, and the ratio live p95 / laion-clap p95.
 
-    python bench/latency.py [--bars 200] [--bpm 240] [--threads 1] [--laion-bars 30]
+    python bench/latency.py [--bars 200] [--bpm 240] [--threads 2] [--bundle B] [--laion-bars 30]
 
 Needs: jackd2, jack-tools, a trained demo bundle (run `rtloop demo` once) or --bundle; laion-clap's
 reference install (``scripts/setup.sh --test``) for the ratio.
