@@ -22,8 +22,6 @@ int8 against laion-clap's PyTorch path: ``bench/embed_speed.py`` (its "rtloop ON
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import sys
 import tempfile
@@ -37,7 +35,7 @@ import onnxruntime as ort
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from embed_speed import timed  # noqa: E402  (bench/ is a folder of scripts, not a package)
-from quality import aucs  # noqa: E402
+from quality import aucs, train_quietly  # noqa: E402
 
 from export.clap_checkpoint import build_encoder  # noqa: E402
 from export.encoder_graph import EncoderGraph  # noqa: E402
@@ -88,7 +86,6 @@ def bundle_scores(
     train_dir: Path, tests: list[Path], precision: EncoderPrecision, detector: str, cache: Path, out: Path
 ) -> dict[str, np.ndarray]:
     """Train a bundle at ``precision`` and score each test loop alone: ``sound`` raw and ``overall`` variation."""
-    from export.train import train
     from rtloop.audio_io import load_audio
     from rtloop.bundle import load_bundle
     from rtloop.grid import grid_for_file
@@ -106,13 +103,7 @@ def bundle_scores(
         bars_hint=1,
         cache_dir=cache,
     )
-    log = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            train(cfg)
-    except Exception:
-        print(log.getvalue(), file=sys.stderr)
-        raise
+    train_quietly(cfg)
     scorer = Scorer(load_bundle(out), providers=["CPUExecutionProvider"])
     rate = scorer.bundle.frontend.sample_rate
     rows: dict[str, list[float]] = {"sound raw": [], "overall": []}

@@ -57,6 +57,8 @@ from loopset import (  # noqa: E402  (bench/ is a folder of scripts, not a packa
     read_labels,
 )
 
+from rtloop.train_config import TrainConfig  # noqa: E402
+
 TARGET_OVERALL = 0.90
 TARGET_SUBTLE = 0.80
 SUBTLE = ("wrong_notes", "broken_rhythm", "tempo_off")
@@ -90,6 +92,19 @@ def aucs(scores: np.ndarray, labels: list[str]) -> dict[str, float]:
     return out
 
 
+def train_quietly(cfg: TrainConfig) -> None:
+    """``export.train.train(cfg)`` with its output held back, and printed only if it fails."""
+    from export.train import train
+
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            train(cfg)
+    except Exception:
+        print(log.getvalue(), file=sys.stderr)
+        raise
+
+
 def baseline_scores(train: list[np.ndarray], test: list[np.ndarray], sample_rate: int, seed: int) -> np.ndarray:
     """Log-mel statistics + IsolationForest fitted on ``train``; higher = more anomalous."""
     from sklearn.ensemble import IsolationForest
@@ -111,7 +126,6 @@ def rtloop_scores(
         Per scorer row (``variation``, ``raw`` and ``aspect:<name>``) the scores of the test loops in
         order, and the grid each test loop was scored against.
     """
-    from export.train import TrainConfig, train
     from rtloop.audio_io import load_audio
     from rtloop.bundle import load_bundle
     from rtloop.grid import grid_for_file
@@ -128,14 +142,8 @@ def rtloop_scores(
             cache_dir=cache,
             bars_hint=bars_hint,
         )
-        log = io.StringIO()
         started = time.monotonic()
-        try:
-            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                train(cfg)
-        except Exception:
-            print(log.getvalue(), file=sys.stderr)
-            raise
+        train_quietly(cfg)
         trained = time.monotonic()
         scorer = Scorer(load_bundle(cfg.output), providers=["CPUExecutionProvider"])
         rate = scorer.bundle.frontend.sample_rate
