@@ -98,10 +98,14 @@ def realigned_positions(weights: np.ndarray, times: np.ndarray, beat_s: float, d
     the beats, 8ths and 16ths; a loop without onsets keeps its grid."""
     limit = min(MAX_REALIGN_S, beat_s / 8.0)
     offsets = np.linspace(-limit, limit, REALIGN_STEPS)
-    positions = (times[None, :] - downbeat - offsets[:, None]) / beat_s
-    fit = sum(np.cos(2 * np.pi * r * positions) @ weights for r in REALIGN_RATES)
+    positions = (times - downbeat) / beat_s
+    # sum_t w(t) cos(2 pi r (b(t) - d)) = Re(S_r e^{-2 pi i r d}), S_r = sum_t w(t) e^{2 pi i r b(t)}
+    fit = sum(
+        np.real(np.sum(weights * np.exp(2j * np.pi * r * positions)) * np.exp(-2j * np.pi * r * offsets / beat_s))
+        for r in REALIGN_RATES
+    )
     best = offsets[int(np.argmax(fit))] if float(weights.sum()) > _EPS else 0.0
-    return (times - downbeat - best) / beat_s
+    return positions - best / beat_s
 
 
 def features(spectra: Spectra, grid: Grid) -> np.ndarray:
