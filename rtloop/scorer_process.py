@@ -23,6 +23,7 @@ import numpy as np
 from rtloop.bundle import Bundle, load_bundle
 from rtloop.errors import BundleError, RtloopError
 from rtloop.grid import Grid
+from rtloop.heap import return_free_memory
 from rtloop.resources import Closing
 from rtloop.scores import AspectScores, Scores
 
@@ -56,6 +57,7 @@ def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, thre
     except RtloopError as exc:
         conn.send(("error", str(exc)))
         return
+    return_free_memory()  # the bundle's graphs, read twice, and the self-test's buffers
     conn.send(("ready", scorer.providers))
     while True:
         try:
