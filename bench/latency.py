@@ -73,15 +73,15 @@ def load() -> str:
     return f"load average {os.getloadavg()[0]:.2f}"
 
 
-def proc_status_kib(pid: int, key: str) -> int | None:
-    """One ``kB`` field (``VmHWM``, ``RssAnon``...) of /proc/PID/status, or None once the process is gone."""
+def proc_status_kib(pid: int | str) -> dict[str, int]:
+    """Every ``kB`` field (``VmHWM``, ``VmRSS``, ``RssAnon``...) of /proc/PID/status (``pid`` may be
+    "self"), read at once; empty once the process is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    fields = (line.split(":", 1) for line in lines)
+    return {key: int(value.split()[0]) for key, value in fields if value.endswith(" kB")}
 
 
 def descendants(pid: int) -> list[int]:
@@ -128,10 +128,10 @@ class MemoryWatch:
     def sample(self) -> None:
         """Reads every process of the tree once."""
         for pid in [self.root, *descendants(self.root)]:
-            fields = [proc_status_kib(pid, key) for key in ("VmHWM", "RssAnon", "RssFile")]
-            if any(value is None for value in fields):
+            status = proc_status_kib(pid)
+            if not {"VmHWM", "RssAnon", "RssFile"} <= status.keys():
                 continue
-            hwm, anon, file = (value or 0 for value in fields)
+            hwm, anon, file = status["VmHWM"], status["RssAnon"], status["RssFile"]
             if pid not in self.labels:
                 self.labels[pid] = "daemon" if pid == self.root else process_label(pid)
             self.peak_kib[pid] = max(self.peak_kib.get(pid, 0), hwm)

@@ -33,6 +33,9 @@ from rtloop.scorer_process import ScorerProcess
 from rtloop.segmenter import Segmenter
 from rtloop.synth import bass_loop
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from latency import proc_status_kib  # noqa: E402  (bench/ is a folder of scripts, not a package)
+
 BPM = 120.0
 
 
@@ -66,10 +69,8 @@ class InjectedClock:
 
 
 def rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """This process's resident memory."""
+    return proc_status_kib("self")["VmRSS"]
 
 
 def clock(receiver: MidiClockReceiver, speed: float, stop: threading.Event, faults: list[str], daemon: Daemon) -> None:
