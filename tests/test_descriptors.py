@@ -209,6 +209,18 @@ def test_glitches_move_integrity(reference: list[dict[str, np.ndarray]], make: C
     assert shift["integrity"] > max(shift[a] for a in others), shift
 
 
+def test_hiss_lights_the_top_octaves_between_notes() -> None:
+    """White noise 20 dB below a bass loop lifts the quietest 10 ms of the top octaves and flattens their movement."""
+    rng = np.random.default_rng(3)
+    x, grid = _normal(rng)
+    noise = rng.standard_normal(len(x)) * np.sqrt(np.mean(x.astype(np.float64) ** 2) / 100.0)
+    names = feature_names()["integrity"]
+    clean = dict(zip(names, describe(x, SR, grid)["integrity"], strict=True))
+    hissing = dict(zip(names, describe((x + noise).astype(np.float32), SR, grid)["integrity"], strict=True))
+    assert hissing["hiss_floor"] > clean["hiss_floor"] + 5.0, (clean, hissing)
+    assert hissing["hiss_depth"] < clean["hiss_depth"] - 5.0, (clean, hissing)
+
+
 def test_half_and_double_tempo_grids_keep_rhythm(reference: list[dict[str, np.ndarray]]) -> None:
     """A tempo read at half or double changes rhythm features far less than a broken rhythm does."""
     rng = np.random.default_rng(11)
@@ -234,6 +246,10 @@ def test_sample_statistics_across_chunks() -> None:
     assert stats.inner_silence == pytest.approx(240 / (100_000 - 150))
     assert stats.clipped == pytest.approx(30 / 100_000, abs=2e-5)
     assert len(stats.click_blocks) == pytest.approx(100_000 / (SR // 1000), abs=2)
+    block = SR // 1000
+    d2 = np.diff(x.astype(np.float64) - np.mean(x, dtype=np.float64), 2)
+    direct = np.mean(d2[: len(stats.hiss_blocks) * block].reshape(-1, block) ** 2, axis=1)
+    np.testing.assert_allclose(stats.hiss_blocks, direct / stats.rms**2, rtol=1e-6)
     silent = gather(np.zeros(1000, np.float32), SR)
     assert (silent.peak, silent.inner_silence) == (0.0, 1.0)
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 ASPECTS: tuple[str, ...] = ("rhythm", "harmony", "timbre", "integrity")
 # Raised whenever a feature's values change (not only its name): a bundle records the version its
 # detectors were trained on, and is refused by an rtloop whose descriptors differ. 2: the rhythm grid
-# is realigned to the onsets by up to 40 ms.
-VERSION = 2
+# is realigned to the onsets by up to 40 ms. 3: integrity measures hiss above the 16 kHz analysis.
+VERSION = 3
 
 _NAMES = {"rhythm": rhythm.NAMES, "harmony": harmony.NAMES, "timbre": timbre.NAMES, "integrity": integrity.NAMES}
 # Bound on any feature's magnitude; the features are built to stay far inside it.

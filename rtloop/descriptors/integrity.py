@@ -18,6 +18,7 @@ _HOLD = 0.012  # a level holds its peak this long: longer than half the period o
 _CONTEXT = 0.05  # the sound around a possible hole
 _ON_GRID = 0.15  # a hole ending within this share of a 16th from the grid ends where a note may start
 _CLICK_SIDE = 8  # blocks on each side a click must stand out of
+_HISS_BLOCKS = 10  # the top octaves' power is read over ~10 ms: a cymbal's decay, not its grain
 _STUTTER_LAGS = range(3, 15)  # 24..112 ms: the length of a repeated snippet, shorter than most notes
 
 NAMES: tuple[str, ...] = (
@@ -35,6 +36,8 @@ NAMES: tuple[str, ...] = (
     "quiet_flatness",
     "quiet_high",
     "band_floor",
+    "hiss_floor",
+    "hiss_depth",
 )
 
 
@@ -172,6 +175,18 @@ def _noise(spectra: Spectra) -> list[float]:
     return [noise_floor, quiet_flatness, quiet_high, band_floor]
 
 
+def _hiss(samples: Samples) -> list[float]:
+    """How loud the top octaves are at their quietest, and how much they move (dB).
+
+    Steady broadband noise (hiss) shows most above 8 kHz, which the 16 kHz analysis never sees: there
+    instruments sound only in bursts (a cymbal's or a pick's attack, then its decay), whereas hiss keeps
+    the quietest moments lit and flattens the movement.
+    """
+    level = 10 * np.log10(_blocks(samples.hiss_blocks, _HISS_BLOCKS).mean(axis=1) + 1e-10)
+    low, high = np.percentile(level, [10, 90])
+    return [float(low), float(high - low)]
+
+
 def features(spectra: Spectra, samples: Samples, grid: Grid) -> np.ndarray:
     """Integrity features of one loop (see docs/descriptors.md)."""
     return np.array(
@@ -180,6 +195,7 @@ def features(spectra: Spectra, samples: Samples, grid: Grid) -> np.ndarray:
             *_clicks(samples, spectra.seconds),
             *_stutters(spectra.log_bands, spectra.x),
             *_noise(spectra),
+            *_hiss(samples),
         ],
         dtype=np.float64,
     )

@@ -21,6 +21,9 @@ class Samples:
     clipped: float  # share of samples within 2 % of the peak
     inner_silence: float  # share of digitally silent samples between the first and last sound
     click_blocks: np.ndarray  # max |second difference| per block of about 1 ms
+    # Mean square of the second difference per block of about 1 ms, over the loop's mean square: the power
+    # of the top octaves (at 48 kHz, the second difference weights 12 kHz 57 dB above 400 Hz).
+    hiss_blocks: np.ndarray
     levels: np.ndarray  # peak |x - mean| per block of about 0.5 ms, dB relative to the loop's peak
     level_seconds: float  # length of one level block
 
@@ -29,7 +32,7 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
     """Sample-level statistics of finite mono audio at its own rate."""
     n = len(wave)
     if n == 0:
-        return Samples(0.0, 0.0, 0.0, 1.0, np.zeros(1), np.full(1, _FLOOR_DB), 0.0005)
+        return Samples(0.0, 0.0, 0.0, 1.0, np.zeros(1), np.zeros(1), np.full(1, _FLOOR_DB), 0.0005)
     mean = float(np.sum(wave, dtype=np.float64)) / n
     top, bottom = float(wave.max()), float(wave.min())
     peak = max(top - mean, mean - bottom)
@@ -42,7 +45,7 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
     level_block = max(4, sample_rate // 2000)
     step = int(np.lcm(block, level_block))
     chunk = max(1, _CHUNK // step) * step
-    clicks, peaks = [], []
+    clicks, hiss, peaks = [], [], []
     for start in range(0, n, chunk):
         raw = wave[start : start + chunk + 2].astype(np.float64)  # 2 samples overlap for the difference
         part = raw - mean
@@ -67,7 +70,9 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
         d2 = np.abs(np.diff(part, 2))
         whole = len(d2) // block * block
         if whole:
-            clicks.append(d2[:whole].reshape(-1, block).max(axis=1))
+            per_block = d2[:whole].reshape(-1, block)
+            clicks.append(per_block.max(axis=1))
+            hiss.append(np.einsum("ij,ij->i", per_block, per_block) / block)
     inner = last - first + 1 if first >= 0 else 0
     mean_square = energy / n
     block_peak = np.concatenate(peaks) if peaks else np.zeros(1)  # squared
@@ -82,6 +87,7 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
         clipped=clipped / n if peak > 0 else 0.0,
         inner_silence=silent_inside / inner if inner > 0 else 1.0,
         click_blocks=np.concatenate(clicks) if clicks else np.zeros(1),
+        hiss_blocks=np.concatenate(hiss) / mean_square if hiss and mean_square > 0 else np.zeros(1),
         levels=levels,
         level_seconds=level_block / sample_rate,
     )
