@@ -33,9 +33,9 @@ from rtloop.ring import ReadStatus
 from rtloop.scorer_process import ScoreError, ScorerFailed
 from rtloop.scores import AspectScores, Scores
 from rtloop.segmenter import Segmenter, Skip, Window
+from rtloop.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 0.005
 # The audio callback needs the GIL; the worker loop (it polls and copies; scoring runs in a child
 # process) may hold it for up to the switch interval: 5 ms by default, about one JACK period at 256
 # frames. Asking for it back after 0.5 ms keeps the callback on time.
@@ -115,6 +115,7 @@ class Daemon:
         self._clock_drained = False  # the clock was polled once more after replayed audio ran out
         self._audio_lost_at = 0.0
         self._model_rate = scorer.bundle.frontend.sample_rate
+        self._wakeup = Wakeup()
 
     @property
     def summary(self) -> Summary:
@@ -130,23 +131,25 @@ class Daemon:
             frame = event.frame if event.frame is not None else self.audio.frame_at(event.time)
             if event.bpm <= 0:  # no plausible tempo (clock starting, burst, absurd rate): no window spans it
                 self.segmenter.reset()
+                self._wakeup.reset()
+            else:
+                self._wakeup.boundary(frame)
             self.bpm = event.bpm or self.bpm
             self._queue(self.segmenter.boundary(event.bar, frame, event.bpm))
             if self.reporter.state is Status.WAITING_FOR_CLOCK:
                 self.reporter.set_state(self._running_state())
         elif kind is EventKind.WINDOW:
+            self._wakeup.boundary(event.frame or 0)
             self._queue(self.segmenter.window(event.bar, event.frame or 0))
-        elif kind in (EventKind.START, EventKind.CONTINUE):
+        else:
             self.segmenter.reset()
-            self.reporter.set_state(self._running_state())
-        elif kind is EventKind.POSITION:
-            self.segmenter.reset()
-        elif kind is EventKind.STOP:
-            self.segmenter.reset()
-            self.reporter.set_state(Status.STOPPED)
-        elif kind is EventKind.LOST:
-            self.segmenter.reset()
-            self.reporter.set_state(Status.CLOCK_LOST)
+            self._wakeup.reset()
+            if kind in (EventKind.START, EventKind.CONTINUE):
+                self.reporter.set_state(self._running_state())
+            elif kind is EventKind.STOP:
+                self.reporter.set_state(Status.STOPPED)
+            elif kind is EventKind.LOST:
+                self.reporter.set_state(Status.CLOCK_LOST)
 
     def _queue(self, result: Window | Skip | None) -> None:
         if isinstance(result, Skip):
@@ -319,6 +322,7 @@ class Daemon:
         self.reporter.set_state(Status.AUDIO_LOST)
         self.reporter.say(f"audio lost: {failure}; reopening")
         self.segmenter.reset()
+        self._wakeup.reset()
         self._pending.clear()
         self._audio_lost_at = now
         self._audio_backoff.failed(now)
@@ -370,6 +374,11 @@ class Daemon:
         self.reporter.heartbeat()
         return not self._finished()
 
+    def _sleep_seconds(self) -> float:
+        """How long the loop may sleep before its next pass: less when a boundary is due (see wakeup)."""
+        window_end = self._pending[0].end if self._pending else None
+        return self._wakeup.seconds(time.monotonic(), self.audio.ring.written, self.audio.time_at, window_end)
+
     def run(self, stop: threading.Event) -> Summary:
         """Start, then step every few milliseconds until ``stop`` is set, the audio runs out or the run
         cannot go on (the summary's ``reason`` says why). Closing what the daemon uses is its owner's
@@ -379,7 +388,7 @@ class Daemon:
         try:
             self.start()
             while not stop.is_set() and self.step(time.monotonic()):
-                self.scorer.wait(POLL_SECONDS)  # an answer wakes the loop at once: it leaves sooner
+                self.scorer.wait(self._sleep_seconds())  # an answer wakes the loop at once: it leaves sooner
         except RunEnded as exc:
             self.summary.reason = str(exc)
         finally:
