@@ -17,7 +17,7 @@ from export.clap_checkpoint import (  # noqa: E402
     load_encoder_weights,
     read_checkpoint,
 )
-from export.htsat import HTSATEncoder, htsat_config  # noqa: E402
+from export.htsat import HTSATEncoder, htsat_config, stretch_time  # noqa: E402
 from export.laion_reference import LaionAudioConfig  # noqa: E402
 from rtloop.errors import CheckpointError  # noqa: E402
 from rtloop.frontend import FrontEndConfig, log_mel  # noqa: E402
@@ -87,6 +87,14 @@ def test_clap_checkpoint_keys_fit_ours_except_the_unused_front_end_and_head(clap
     assert all(k.startswith("audio_projection.") for k in result.missing_keys)
     leftover = {k.split(".")[0] for k in result.unexpected_keys}
     assert leftover == {"spectrogram_extractor", "logmel_extractor", "tscam_conv", "head"}
+
+
+@pytest.mark.parametrize("n_in", [1001, 700, 1023])
+def test_time_stretch_is_torchs_bicubic_interpolation(n_in: int) -> None:
+    """The gathers that replace ``F.interpolate`` (ONNX Runtime's cubic Resize is slow) give its values."""
+    mel = torch.from_numpy(np.random.default_rng(n_in).uniform(-100.0, 20.0, (2, 4, n_in, 64)).astype(np.float32))
+    expected = torch.nn.functional.interpolate(mel, (1024, 64), mode="bicubic", align_corners=True)
+    np.testing.assert_allclose(stretch_time(mel, 1024).numpy(), expected.numpy(), atol=2e-4)
 
 
 def test_embedding_does_not_depend_on_the_rest_of_the_batch() -> None:
