@@ -334,6 +334,8 @@ def test_library_page_sorts_filters_plays_and_exports(
     page.wait_for_function(
         "() => document.getElementById('would-flag').textContent.startsWith('4 of 9 would be flagged')"
     )
+    assert page.evaluate("() => document.getElementById('map').data[0].selectedpoints.length") == 4
+    assert page.locator("#table-body tr.would-flag").count() == 4
     # colour by an aspect: the table follows it
     page.select_option("#metric", "rhythm")
     assert table_column(page, 1)[0] == names[0], "rhythm variation is highest for the first file"

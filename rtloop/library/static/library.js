@@ -2,7 +2,7 @@
 // The library page: map (Plotly scattergl), sortable/filterable table, threshold, playback, exports.
 const state = {
   data: null, token: "", metric: "variation", sortKey: "variation", sortDir: -1,
-  visible: [], threshold: 0.5, playing: null,
+  matching: [], visible: [], threshold: 0.5, playing: null,
 };
 const MAX_ROWS = 500;
 const $ = (id) => document.getElementById(id);
@@ -46,15 +46,21 @@ function applyFilters() {
     if (flag === "unflagged" && d.flagged[i]) continue;
     out.push(i);
   }
-  const key = state.sortKey, dir = state.sortDir;
-  out.sort((a, b) => {
+  state.matching = out;
+  sortRows();
+}
+
+// The table lists the matching loops in the chosen order; the map keeps them in the database's order,
+// so a sort re-draws the table only.
+function sortRows() {
+  const d = state.data, key = state.sortKey, dir = state.sortDir;
+  state.visible = [...state.matching].sort((a, b) => {
     const va = value(a, key), vb = value(b, key);
     if (va === vb) return d.id[a] - d.id[b];
     if (va === null || va === undefined) return 1;
     if (vb === null || vb === undefined) return -1;
     return (va < vb ? -1 : 1) * dir;
   });
-  state.visible = out;
 }
 
 function wouldFlag(i) {
@@ -62,17 +68,16 @@ function wouldFlag(i) {
   return v !== null && v !== undefined && v >= state.threshold;
 }
 
-function ringTrace() {
-  const d = state.data, idx = state.visible.filter(wouldFlag);
-  return {
-    type: "scattergl", mode: "markers", name: "would flag", hoverinfo: "skip",
-    x: idx.map((i) => d.x[i]), y: idx.map((i) => d.y[i]),
-    marker: { symbol: "circle-open", size: 12, color: "#c0392b", line: { width: 2 } },
-  };
+// The loops the threshold would flag are the map's selected points (larger, opaque; the rest dimmed):
+// a threshold change restyles one index list instead of a second trace's coordinates.
+function flaggedPoints() {
+  const out = [];
+  state.matching.forEach((i, k) => { if (wouldFlag(i)) out.push(k); });
+  return out;
 }
 
 function drawMap() {
-  const d = state.data, idx = state.visible;
+  const d = state.data, idx = state.matching;
   const points = {
     type: "scattergl", mode: "markers", name: "loops",
     x: idx.map((i) => d.x[i]), y: idx.map((i) => d.y[i]),
@@ -83,17 +88,24 @@ function drawMap() {
       color: idx.map((i) => value(i)), cmin: 0, cmax: 1, colorscale: "Viridis", size: 7,
       colorbar: { title: { text: state.metric } },
     },
+    selectedpoints: flaggedPoints(),
+    selected: { marker: { size: 11, opacity: 1 } },
+    unselected: { marker: { opacity: 0.35 } },
   };
   const layout = {
     margin: { l: 40, r: 10, t: 10, b: 30 }, hovermode: "closest", uirevision: "keep", showlegend: false,
     xaxis: { title: { text: "map x (PCA 1)" }, zeroline: false }, yaxis: { title: { text: "map y (PCA 2)" }, zeroline: false },
   };
-  Plotly.react("map", [points, ringTrace()], layout, { responsive: true, displaylogo: false });
+  Plotly.react("map", [points], layout, { responsive: true, displaylogo: false });
 }
 
-function drawRings() {
-  const ring = ringTrace();
-  Plotly.restyle("map", { x: [ring.x], y: [ring.y] }, [1]);
+function drawFlaggedPoints() {
+  Plotly.restyle("map", { selectedpoints: [flaggedPoints()] }, [0]);
+}
+
+function markFlaggedRows() {
+  const d = state.data, row = new Map(state.visible.map((i) => [d.id[i], i]));
+  for (const tr of document.querySelectorAll("#table-body tr")) tr.classList.toggle("would-flag", wouldFlag(row.get(Number(tr.dataset.id))));
 }
 
 function drawTable() {
@@ -108,7 +120,8 @@ function drawTable() {
     th.addEventListener("click", () => {
       state.sortDir = state.sortKey === col.key ? -state.sortDir : (col.num ? -1 : 1);
       state.sortKey = col.key;
-      refresh();
+      sortRows();
+      drawTable();
     });
     head.appendChild(th);
   }
@@ -153,8 +166,8 @@ function schedule(fn) {
   pending.add(fn);
 }
 function onThreshold() {
-  drawRings();
-  drawTable();
+  drawFlaggedPoints();
+  markFlaggedRows();
   drawThreshold();
 }
 
