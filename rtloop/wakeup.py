@@ -48,7 +48,8 @@ class Wakeup:
             window_end: the last frame (exclusive) of the oldest window waiting for its audio, if any.
         """
         # A predicted boundary is awaited even once its audio is in: MIDI clock may tick a little later.
-        due = [f for f in (self.predicted(),) if f is not None]
+        predicted = self.predicted()
+        due = [] if predicted is None else [predicted]
         if window_end is not None and window_end > written:
             due.append(window_end)
         if not due:
