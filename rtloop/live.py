@@ -83,8 +83,8 @@ class RunConfig:
     window_hop_s: float = 1.0  # ... every window_hop_s seconds
     takes: TakesConfig | None = None
     providers: tuple[str, ...] | None = None
-    # Scoring threads: 2 measured faster than 1 (bench/latency.py, 2-core VM, realtime JACK: p95 314 vs
-    # 392 ms) with no more xruns, since a realtime audio thread pre-empts the niced scoring child.
+    # Scoring threads: 2 measured faster than 1 (bench/latency.py, 2-core VM, realtime JACK: p95 304 vs
+    # 418 ms) with no more xruns, since a realtime audio thread pre-empts the niced scoring child.
     threads: int = 2
     scorer_timeout: float = REPLY_TIMEOUT
     midi_out: str | None = None  # MIDI CC output port (index or name), or with midi_out_virtual its name
