@@ -193,6 +193,23 @@ def test_knn_is_the_mean_distance_to_the_k_nearest_standardised_training_loops(d
     assert KNNDetector(k=1).fit(data[0], data[1]).decision_function(data[0][:5]) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_knn_counts_copies_of_a_loop_once(data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Four copies of a loop with k = 4: the copies are one neighbour, so a copy scores its distance to
+    others (as the exported graph does, within float32), not a 0 that the graph's noise would miss."""
+    copies = np.concatenate([data[0], np.repeat(data[0][:1], 3, axis=0)])
+    det = KNNDetector(k=4).fit(copies, data[1])
+    assert det.manifest()["n_reference"] == len(data[0])
+    mean, scale = standardisation_stats(copies)
+    distinct = (data[0] - mean) / scale
+    dist = np.linalg.norm((copies[-4:] - mean) / scale - distinct[:, None, :], axis=2).T
+    np.testing.assert_allclose(det.decision_function(copies[-4:]), np.sort(dist, axis=1)[:, :4].mean(axis=1), rtol=1e-4)
+    det.to_onnx(tmp_path / "knn.onnx")
+    session = ort.InferenceSession(str(tmp_path / "knn.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["score"], {"features": copies[-4:]})
+    assert np.all(got > 0.1)
+    np.testing.assert_allclose(got, det.decision_function(copies[-4:]), rtol=1e-4)
+
+
 @pytest.mark.parametrize("name", DETECTORS)
 def test_onnx_detector_takes_raw_features_and_matches_python_at_any_batch(
     name: str,

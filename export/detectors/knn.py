@@ -56,13 +56,21 @@ class KNNDetector(TorchScored):
         self.seed = seed
 
     def fit(self, X: np.ndarray, X_val: np.ndarray) -> KNNDetector:
-        """Store the standardised training loops; ``X_val`` is unused."""
+        """Store the standardised training loops, each distinct loop once; ``X_val`` is unused.
+
+        Copies of one loop (the same file in two folders of a sample pack) count once: with ``k`` copies,
+        a copy's ``k`` nearest would all be at distance 0, and whether it scores 0 or float32 noise
+        would decide the export's parity check (which failed on drum loops that repeat one sampled bar).
+        """
         standardise = Standardise.fit(X)
-        self.k_ = min(self.k, len(X)) if self.k else default_k(len(X))
-        self.scorer_ = Scored(standardise, _MeanKnnDistance(standardise.apply(X), self.k_)).eval()
-        self.n_train_ = int(len(X))
+        standardised = standardise.apply(X)
+        _, first = np.unique(np.round(standardised, 5), axis=0, return_index=True)
+        reference = standardised[np.sort(first)]
+        self.k_ = min(self.k, len(reference)) if self.k else default_k(len(reference))
+        self.scorer_ = Scored(standardise, _MeanKnnDistance(reference, self.k_)).eval()
+        self.n_reference_ = int(len(reference))
         self.n_features_in_ = int(X.shape[1])
         return self
 
     def manifest(self) -> dict[str, Any]:
-        return {"name": "knn", "k": self.k_, "n_reference": self.n_train_, **self.standardisation_manifest()}
+        return {"name": "knn", "k": self.k_, "n_reference": self.n_reference_, **self.standardisation_manifest()}
