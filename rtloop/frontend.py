@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from rtloop.errors import AudioError
+from rtloop.stft import power_blocks
 
-_BLOCK_BYTES = 1 << 20  # the front-end works on blocks of frames this size (see log_mel)
+_BLOCK_BYTES = 1 << 20  # log_mel works on blocks of frames this size (rtloop.stft): 19 ms for 10 s, 30 as one block
 
 
 @dataclass(frozen=True)
@@ -121,14 +122,10 @@ def log_mel(wave: np.ndarray, cfg: FrontEndConfig) -> np.ndarray:
     padded = np.pad(wave.astype(np.float64), pad, mode="reflect")
     n_frames = 1 + len(wave) // cfg.hop
     frames = np.lib.stride_tricks.sliding_window_view(padded, cfg.n_fft)[:: cfg.hop][:n_frames]
-    window, filterbank = _hann(cfg.n_fft), mel_filterbank(cfg)
+    filterbank = mel_filterbank(cfg)
     mel = np.empty((n_frames, cfg.n_mels), dtype=np.float64)
-    # Blocks of about 1 MB keep every temporary small: a multi-megabyte temporary is a fresh memory
-    # mapping each call, and its page faults cost as much as the FFT (30 -> 19 ms for 10 s, measured).
-    rows = max(1, _BLOCK_BYTES // (8 * cfg.n_fft))
-    for i in range(0, n_frames, rows):
-        spectrum = np.fft.rfft(frames[i : i + rows] * window, axis=-1)
-        mel[i : i + rows] = (spectrum.real**2 + spectrum.imag**2) @ filterbank
+    for rows, power in power_blocks(frames, _hann(cfg.n_fft), _BLOCK_BYTES):
+        mel[rows] = power @ filterbank
     return (10.0 * np.log10(np.maximum(mel, cfg.amin))).astype(np.float32)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_CHUNK = 32768  # samples per pass step: temporaries stay small (see spectra._spectrum_power)
+_CHUNK = 32768  # samples per pass step: temporaries stay small (see rtloop.stft)
 _SILENT = 1e-6  # a sample this far below the peak counts as digital silence
 _CLIP = 0.98  # a sample this close to the peak counts as clipped
 _FLOOR_DB = -100.0  # block levels are floored here (relative to the loop's RMS)

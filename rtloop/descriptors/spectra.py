@@ -8,6 +8,8 @@ from functools import lru_cache
 import numpy as np
 import soxr
 
+from rtloop.stft import power_blocks
+
 ANALYSIS_RATE = 16000  # spectral and envelope analysis: content up to 8 kHz is enough for shape and onsets
 N_FFT = 512  # 32 ms
 HOP = 128  # 8 ms: onset times to a few ms, fine beside a 32nd note (62 ms at 120 BPM)
@@ -98,16 +100,10 @@ def onset_envelope(x: np.ndarray) -> np.ndarray:
 
 
 def _spectrum_power(framed: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """|rfft|^2 of windowed frames (float32), computed in blocks of about 256 kB.
-
-    Blocks keep every temporary small: a multi-megabyte temporary is a fresh memory mapping each call,
-    and its page faults cost more than the FFT itself.
-    """
-    rows = max(1, 32768 // len(window))
+    """|rfft|^2 of windowed frames (float32), computed in blocks of about 256 kB (see rtloop.stft)."""
     out = np.empty((len(framed), len(window) // 2 + 1), dtype=np.float32)
-    for i in range(0, len(framed), rows):
-        spec = np.fft.rfft(framed[i : i + rows] * window, axis=1)
-        out[i : i + rows] = spec.real**2 + spec.imag**2
+    for rows, power in power_blocks(framed, window, 1 << 18):
+        out[rows] = power
     return out
 
 
