@@ -1,4 +1,4 @@
-"""Handing the C heap's free memory back to the system between loops (glibc only; elsewhere nothing)."""
+"""Handing the C heap's free memory back to the system once the scoring process is ready (glibc only)."""
 
 from __future__ import annotations
 

@@ -104,8 +104,7 @@ function drawFlaggedPoints() {
 }
 
 function markFlaggedRows() {
-  const d = state.data, row = new Map(state.visible.map((i) => [d.id[i], i]));
-  for (const tr of document.querySelectorAll("#table-body tr")) tr.classList.toggle("would-flag", wouldFlag(row.get(Number(tr.dataset.id))));
+  for (const tr of document.querySelectorAll("#table-body tr")) tr.classList.toggle("would-flag", wouldFlag(Number(tr.dataset.row)));
 }
 
 function drawTable() {
@@ -130,6 +129,7 @@ function drawTable() {
   for (const i of state.visible.slice(0, MAX_ROWS)) {
     const tr = document.createElement("tr");
     tr.dataset.id = d.id[i];
+    tr.dataset.row = i;
     if (wouldFlag(i)) tr.classList.add("would-flag");
     if (state.playing === d.id[i]) tr.classList.add("playing");
     for (const col of cols) {
