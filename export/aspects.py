@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from export.detectors import Detector, make_detector
+from export.detectors import Detector, OneSided, make_detector
 from rtloop.aspects import SOUND
 from rtloop.audio_io import load_audio
 from rtloop.bundle import selftest_waves
 from rtloop.calibration import OVERALL_METHOD, Calibration, combine_logits, fit_calibration
 from rtloop.descriptors import ASPECTS as DESCRIPTOR_ASPECTS
 from rtloop.descriptors import VERSION as DESCRIPTORS_VERSION
-from rtloop.descriptors import describe, feature_names
+from rtloop.descriptors import describe, fault_signs, feature_names
 from rtloop.grid import Grid, estimate_grid, grid_for_file
 
 FOLDS = 5
@@ -70,8 +70,15 @@ def fit_aspects(
     A held-out fifth of a few dozen loops gives a threshold (a 95th percentile) from a handful of
     scores. Instead every training loop is scored by a detector fitted without it (``folds``-fold), the
     calibration is fitted on all those scores, and the detector the bundle keeps is fitted on every loop.
-    ``val_idx`` (the network's held-out loops) only serves detectors that stop early.
+    ``val_idx`` (the network's held-out loops) only serves detectors that stop early. An aspect whose
+    features measure faults (integrity) gets the detector behind a :class:`OneSided` floor.
     """
+    signs = fault_signs()
+
+    def fresh(aspect: str) -> Detector:
+        inner = make_detector(detector, seed)
+        return OneSided(inner, signs[aspect]) if aspect in signs else inner
+
     n = len(described.grids)
     order = np.random.default_rng(seed).permutation(n)
     parts = np.array_split(order, min(folds, n))
@@ -81,8 +88,8 @@ def fit_aspects(
         oof = np.empty(n, dtype=np.float64)
         for held in parts:
             kept = np.setdiff1d(order, held)
-            oof[held] = make_detector(detector, seed).fit(X[kept], X[held]).decision_function(X[held])
-        model = make_detector(detector, seed).fit(X, X[val_idx])
+            oof[held] = fresh(aspect).fit(X[kept], X[held]).decision_function(X[held])
+        model = fresh(aspect).fit(X, X[val_idx])
         fits[aspect] = AspectFit(aspect, model, fit_calibration(oof, quantile), oof)
     return fits
 

@@ -16,7 +16,7 @@ import rtloop.synth as synth
 from rtloop.descriptors import ASPECTS, describe, feature_names
 from rtloop.descriptors.harmony import chroma
 from rtloop.descriptors.integrity import _running_max
-from rtloop.descriptors.samples import gather
+from rtloop.descriptors.samples import gather, top_band_levels
 from rtloop.descriptors.spectra import analyse, analyse_pitch
 from rtloop.errors import AudioError
 from rtloop.grid import Grid, GridSource, window_grid
@@ -219,6 +219,46 @@ def test_hiss_lights_the_top_octaves_between_notes() -> None:
     hissing = dict(zip(names, describe((x + noise).astype(np.float32), SR, grid)["integrity"], strict=True))
     assert hissing["hiss_floor"] > clean["hiss_floor"] + 5.0, (clean, hissing)
     assert hissing["hiss_depth"] < clean["hiss_depth"] - 5.0, (clean, hissing)
+
+
+def _hits(rng: np.random.Generator, bpm: float = 120.0, bars: int = 1) -> Loop:
+    """A drum-like loop: a kick (60 Hz) on every beat and a hat (white noise) on every 8th, each decaying
+    in tens of milliseconds, so every register has gaps between the hits."""
+    eighth = int(SR * 30 / bpm)
+    t = np.arange(eighth) / SR
+    x = np.zeros(eighth * 8 * bars)
+    for k in range(8 * bars):
+        hit = 0.3 * rng.standard_normal(eighth) * np.exp(-t / 0.015)
+        if k % 2 == 0:
+            hit += np.sin(2 * np.pi * 60.0 * t) * np.exp(-t / 0.04)
+        x[k * eighth : (k + 1) * eighth] = hit
+    return x.astype(np.float32), Grid(bpm, 4, bars, GridSource.OPTION)
+
+
+def test_noise_fills_every_register_and_lights_every_top_band() -> None:
+    """Pink noise 15 dB below a drum-like loop: every register's level moves less, every top band's floor rises."""
+    rng = np.random.default_rng(4)
+    x, grid = _hits(rng)
+    white = rng.standard_normal(len(x))
+    pink = np.fft.irfft(np.fft.rfft(white) / np.sqrt(np.maximum(np.arange(len(x) // 2 + 1), 1.0)), n=len(x))
+    noise = pink * np.sqrt(np.mean(x.astype(np.float64) ** 2) / np.mean(pink**2) / 10**1.5)
+    names = feature_names()["integrity"]
+    clean = dict(zip(names, describe(x, SR, grid)["integrity"], strict=True))
+    noisy = dict(zip(names, describe((x + noise).astype(np.float32), SR, grid)["integrity"], strict=True))
+    motion = [n for n in names if n.startswith("band_motion_")]
+    top = [n for n in names if n.startswith("top_floor_")]
+    assert (len(motion), len(top)) == (8, 4)
+    assert all(noisy[n] < clean[n] - 3.0 for n in motion), (clean, noisy)
+    assert all(noisy[n] > clean[n] + 10.0 for n in top), (clean, noisy)
+
+
+def test_top_bands_above_the_nyquist_frequency_stay_at_the_floor() -> None:
+    """At 22.05 kHz the 12..20 kHz bands do not exist: they read the floor for every loop, never NaN."""
+    rng = np.random.default_rng(6)
+    levels = top_band_levels(rng.standard_normal(22050).astype(np.float32), 22050)
+    assert levels.shape[1] == 4
+    assert np.all(levels[:, 2:] == pytest.approx(-100.0))
+    assert np.all(levels[:, 0] > -20.0)  # white noise: 4..8 kHz holds about a third of its power
 
 
 def test_half_and_double_tempo_grids_keep_rhythm(reference: list[dict[str, np.ndarray]]) -> None:

@@ -20,6 +20,7 @@ from export.detectors import (  # noqa: E402
     IForest,
     KNNDetector,
     Mahalanobis,
+    OneSided,
     center_with_eps,
     make_detector,
     standardisation_stats,
@@ -244,3 +245,56 @@ def test_knn_graph_holds_the_training_matrix_once(data, tmp_path: Path) -> None:
     KNNDetector().fit(data[0], data[1]).to_onnx(tmp_path / "knn.onnx")
     sizes = [int(np.prod(t.dims)) for t in onnx.load(str(tmp_path / "knn.onnx")).graph.initializer]
     assert sorted(sizes)[-2:] == [60, 60 * 48]  # squared norms and the matrix; no transposed copy
+
+
+def _fault_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twelve correlated fault features (the first six raised by a fault, the last six lowered), loops
+    that are cleaner than any training loop on every one, and faulty loops: a shift of 2 stds the fault's
+    way on all of them, along the direction the normal loops vary in most."""
+    rng = np.random.default_rng(1)
+    signs = np.array([1] * 6 + [-1] * 6)
+    common = rng.standard_normal((100, 1))
+    normal = common * signs + 0.5 * rng.standard_normal((100, 12))
+    clean = -2.5 * signs + 0.5 * rng.standard_normal((20, 12))
+    faulty = 2.5 * signs + 0.5 * rng.standard_normal((20, 12))
+    return normal.astype(np.float32), clean.astype(np.float32), faulty.astype(np.float32)
+
+
+def test_one_sided_scores_clean_loops_as_normal_and_faults_higher() -> None:
+    """Cleaner than usual is no fault: the floored Mahalanobis ranks clean loops with the normal ones, where
+    the plain one ranks them as high as faults; and without the clean side's spread it ranks faults higher."""
+    normal, clean, faulty = _fault_data()
+    signs = [1] * 6 + [-1] * 6
+    plain = Mahalanobis().fit(normal[:80], normal[80:])
+    floored = OneSided(Mahalanobis(), signs).fit(normal[:80], normal[80:])
+    from sklearn.metrics import roc_auc_score
+
+    def auc(det: Detector, odd: np.ndarray) -> float:
+        """ROC-AUC of ``odd`` loops against the held-out normal ones."""
+        scores = np.concatenate([det.decision_function(normal[80:]), det.decision_function(odd)])
+        return float(roc_auc_score(np.r_[np.zeros(20), np.ones(len(odd))], scores))
+
+    assert auc(plain, clean) > 0.8 and auc(floored, clean) < 0.6
+    assert auc(floored, faulty) > 0.95 and auc(floored, faulty) > auc(plain, faulty) + 0.05
+
+
+@pytest.mark.parametrize("name", ["mahalanobis", "iforest"])
+def test_one_sided_graph_takes_raw_features_and_matches_python(name: str, tmp_path: Path) -> None:
+    normal, clean, faulty = _fault_data()
+    inner = IForest(n_estimators=20) if name == "iforest" else make_detector(name, seed=0)
+    det = OneSided(inner, [1] * 6 + [-1] * 6).fit(normal[:80], normal[80:])
+    det.to_onnx(tmp_path / "d.onnx")
+    session = ort.InferenceSession(str(tmp_path / "d.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["features"]
+    X = np.concatenate([normal[75:85], clean[:5], faulty[:5]])
+    (got,) = session.run(["score"], {"features": X})
+    np.testing.assert_allclose(got, det.decision_function(X), rtol=1e-4, atol=1e-5)
+    manifest = det.manifest()
+    assert manifest["name"] == name and manifest["one_sided"]["signs"] == [1] * 6 + [-1] * 6
+
+
+def test_one_sided_refuses_signs_that_do_not_fit() -> None:
+    with pytest.raises(ValueError, match="signs"):
+        OneSided(Mahalanobis(), [1, 0, -1])
+    with pytest.raises(ValueError, match="3 signs for 12 features"):
+        OneSided(Mahalanobis(), [1, 1, -1]).fit(*_fault_data()[:2])

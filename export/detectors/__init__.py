@@ -6,6 +6,8 @@
 * ``mahalanobis`` (Ledoit-Wolf) and ``pca`` (reconstruction error) (:mod:`export.detectors.linear`);
 * ``knn``: mean distance to the nearest training loops (:mod:`export.detectors.knn`);
 * ``iforest``: Isolation Forest (:mod:`export.detectors.iforest`).
+
+:class:`OneSided` wraps any of them for features that a fault moves one way only (the integrity aspect's).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from export.detectors.base import OPSET, Detector, Standardise, standardisation_
 from export.detectors.iforest import IForest
 from export.detectors.knn import KNNDetector
 from export.detectors.linear import Mahalanobis, PCADetector
+from export.detectors.one_sided import OneSided
 from export.detectors.svdd import AutoEncoder, DeepSVDD, center_with_eps
 from rtloop.train_config import DETECTORS, DetectorName
 
@@ -59,6 +62,7 @@ __all__ = [
     "IForest",
     "KNNDetector",
     "Mahalanobis",
+    "OneSided",
     "PCADetector",
     "Standardise",
     "center_with_eps",

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 ASPECTS: tuple[str, ...] = ("rhythm", "harmony", "timbre", "integrity")
 # Raised whenever a feature's values change (not only its name): a bundle records the version its
 # detectors were trained on, and is refused by an rtloop whose descriptors differ. 2: the rhythm grid
-# is realigned to the onsets by up to 40 ms. 3: integrity measures hiss above the 16 kHz analysis.
-VERSION = 3
+# is realigned to the onsets by up to 40 ms. 3: integrity measures hiss above the 16 kHz analysis. 4: integrity
+# measures each register's movement and the floor of four top bands.
+VERSION = 4
 
 _NAMES = {"rhythm": rhythm.NAMES, "harmony": harmony.NAMES, "timbre": timbre.NAMES, "integrity": integrity.NAMES}
 # Bound on any feature's magnitude; the features are built to stay far inside it.
@@ -32,6 +33,12 @@ _LIMIT = 1e6
 def feature_names() -> dict[str, list[str]]:
     """The name of every feature, per aspect, in the order ``describe`` returns them."""
     return {aspect: list(_NAMES[aspect]) for aspect in ASPECTS}
+
+
+def fault_signs() -> dict[str, tuple[int, ...]]:
+    """The aspects whose features each measure a fault, with the way a fault moves each feature (+1 up,
+    -1 down), in feature order: integrity only. The other aspects' features may stray either way."""
+    return {"integrity": integrity.FAULT_SIGNS}
 
 
 def describe(wave: np.ndarray, sample_rate: int, grid: Grid) -> dict[str, np.ndarray]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rtloop.descriptors.rhythm import canonical_beat
-from rtloop.descriptors.samples import Samples
+from rtloop.descriptors.samples import TOP_BANDS_HZ, Samples
 from rtloop.descriptors.spectra import ANALYSIS_RATE, HOP, N_FFT, Spectra
 
 if TYPE_CHECKING:
@@ -19,26 +19,33 @@ _CONTEXT = 0.05  # the sound around a possible hole
 _ON_GRID = 0.15  # a hole ending within this share of a 16th from the grid ends where a note may start
 _CLICK_SIDE = 8  # blocks on each side a click must stand out of
 _HISS_BLOCKS = 10  # the top octaves' power is read over ~10 ms: a cymbal's decay, not its grain
+_MOTION_GROUPS = 8  # the 32 analysis bands in 8 registers of 4 (about 2/3 of an octave each above 1 kHz)
 _STUTTER_LAGS = range(3, 15)  # 24..112 ms: the length of a repeated snippet, shorter than most notes
 
-NAMES: tuple[str, ...] = (
-    "sudden_drop",
-    "hole_share",
-    "hole_depth",
-    "hole_off_grid",
-    "digital_silence",
-    "click_peak",
-    "click_rate",
-    "stutter_peak",
-    "stutter_mean",
-    "stutter_exact",
-    "noise_floor",
-    "quiet_flatness",
-    "quiet_high",
-    "band_floor",
-    "hiss_floor",
-    "hiss_depth",
+# Every feature with the way a fault moves it: +1 a fault raises it, -1 a fault lowers it. A loop cleaner
+# than usual (no clicks, deeper quiet between the notes) is not a fault: see export.detectors.OneSided.
+_FEATURES: tuple[tuple[str, int], ...] = (
+    ("sudden_drop", 1),
+    ("hole_share", 1),
+    ("hole_depth", 1),
+    ("hole_off_grid", 1),
+    ("digital_silence", 1),
+    ("click_peak", 1),
+    ("click_rate", 1),
+    ("stutter_peak", 1),
+    ("stutter_mean", 1),
+    ("stutter_exact", 1),
+    ("noise_floor", 1),
+    ("quiet_flatness", 1),
+    ("quiet_high", 1),
+    ("band_floor", 1),
+    ("hiss_floor", 1),
+    ("hiss_depth", -1),
+    *((f"band_motion_{k}", -1) for k in range(1, _MOTION_GROUPS + 1)),
+    *((f"top_floor_{k}", 1) for k in range(1, len(TOP_BANDS_HZ) + 1)),
 )
+NAMES: tuple[str, ...] = tuple(name for name, _ in _FEATURES)
+FAULT_SIGNS: tuple[int, ...] = tuple(sign for _, sign in _FEATURES)
 
 
 def _blocks(x: np.ndarray, size: int) -> np.ndarray:
@@ -187,6 +194,21 @@ def _hiss(samples: Samples) -> list[float]:
     return [float(low), float(high - low)]
 
 
+def _band_motion(spectra: Spectra) -> list[float]:
+    """How much each register's level moves over the loop: the std (dB) of the log energy of 8 groups of
+    4 adjacent bands. Notes and hits leave gaps between them in every register; added noise fills the
+    gaps, and every register's level then moves less."""
+    groups = spectra.log_bands.astype(np.float64).reshape(len(spectra.log_bands), _MOTION_GROUPS, -1).mean(axis=2)
+    return [float(v) for v in groups.std(axis=0)]
+
+
+def _top_floor(samples: Samples) -> list[float]:
+    """The quietest tenth of each top band (4..20 kHz, at the input's rate), dB relative to the loop's
+    mean power: instruments sound up there in bursts (a cymbal's or a pick's attack and decay), whereas
+    broadband noise keeps every top band lit, most of all the highest, where the instrument has least."""
+    return [float(v) for v in np.percentile(samples.top_bands, 10, axis=0)]
+
+
 def features(spectra: Spectra, samples: Samples, grid: Grid) -> np.ndarray:
     """Integrity features of one loop (see docs/descriptors.md)."""
     return np.array(
@@ -196,6 +218,8 @@ def features(spectra: Spectra, samples: Samples, grid: Grid) -> np.ndarray:
             *_stutters(spectra.log_bands, spectra.x),
             *_noise(spectra),
             *_hiss(samples),
+            *_band_motion(spectra),
+            *_top_floor(samples),
         ],
         dtype=np.float64,
     )

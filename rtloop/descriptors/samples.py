@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+
+from rtloop.stft import power_blocks
 
 _CHUNK = 32768  # samples per pass step: temporaries stay small (see rtloop.stft)
 _SILENT = 1e-6  # a sample this far below the peak counts as digital silence
 _CLIP = 0.98  # a sample this close to the peak counts as clipped
 _FLOOR_DB = -100.0  # block levels are floored here (relative to the loop's RMS)
+# The top octaves, read at the input's own rate (the spectral analysis stops at 8 kHz). The last band
+# ends at 20 kHz, below the Nyquist frequency of 44.1 kHz material, so resampled CD-rate loops fill it.
+TOP_BANDS_HZ: tuple[tuple[float, float], ...] = (
+    (4000.0, 8000.0),
+    (8000.0, 12000.0),
+    (12000.0, 16000.0),
+    (16000.0, 20000.0),
+)
+_TOP_FRAME_SECONDS = 0.02  # frames of about 20 ms (the next power of two): a cymbal's decay, not its grain
+_TOP_BLOCK_BYTES = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -26,13 +39,17 @@ class Samples:
     hiss_blocks: np.ndarray
     levels: np.ndarray  # peak |x - mean| per block of about 0.5 ms, dB relative to the loop's peak
     level_seconds: float  # length of one level block
+    # (frames, len(TOP_BANDS_HZ)): power in each top band per frame of about 20 ms, dB relative to the
+    # loop's mean power per frame; floored at _FLOOR_DB (a band above the Nyquist frequency stays there)
+    top_bands: np.ndarray
 
 
 def gather(wave: np.ndarray, sample_rate: int) -> Samples:
     """Sample-level statistics of finite mono audio at its own rate."""
     n = len(wave)
     if n == 0:
-        return Samples(0.0, 0.0, 0.0, 1.0, np.zeros(1), np.zeros(1), np.full(1, _FLOOR_DB), 0.0005)
+        silent = np.full((1, len(TOP_BANDS_HZ)), _FLOOR_DB)
+        return Samples(0.0, 0.0, 0.0, 1.0, np.zeros(1), np.zeros(1), np.full(1, _FLOOR_DB), 0.0005, silent)
     mean = float(np.sum(wave, dtype=np.float64)) / n
     top, bottom = float(wave.max()), float(wave.min())
     peak = max(top - mean, mean - bottom)
@@ -90,4 +107,34 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
         hiss_blocks=np.concatenate(hiss) / mean_square if hiss and mean_square > 0 else np.zeros(1),
         levels=levels,
         level_seconds=level_block / sample_rate,
+        top_bands=top_band_levels(wave, sample_rate, mean),
     )
+
+
+def top_band_levels(wave: np.ndarray, sample_rate: int, mean: float = 0.0) -> np.ndarray:
+    """Power in each of TOP_BANDS_HZ per Hann frame of about 20 ms (consecutive, not overlapping), in dB
+    relative to the loop's mean power per frame (all bins), floored at -100 dB: shape (frames, bands)."""
+    size = 1 << max(6, int(np.ceil(np.log2(_TOP_FRAME_SECONDS * sample_rate))))
+    n_frames = max(1, len(wave) // size)
+    framed = np.zeros((n_frames, size))
+    whole = min(len(wave), n_frames * size)
+    framed.reshape(-1)[:whole] = wave[:whole]
+    framed -= mean
+    freqs = np.fft.rfftfreq(size, 1.0 / sample_rate)
+    edges = [(int(np.searchsorted(freqs, lo)), int(np.searchsorted(freqs, hi))) for lo, hi in TOP_BANDS_HZ]
+    bands = np.zeros((n_frames, len(TOP_BANDS_HZ)))
+    total = 0.0
+    for rows, power in power_blocks(framed, _hann(size), _TOP_BLOCK_BYTES):
+        total += float(power.sum())
+        for j, (lo, hi) in enumerate(edges):
+            if hi > lo:
+                bands[rows, j] = power[:, lo:hi].sum(axis=1)
+    reference = total / n_frames
+    if reference <= 0.0:
+        return np.full_like(bands, _FLOOR_DB)
+    return 10 * np.log10(bands / reference + 10 ** (_FLOOR_DB / 10))
+
+
+@lru_cache(maxsize=4)
+def _hann(size: int) -> np.ndarray:
+    return np.hanning(size + 2)[1:-1]
