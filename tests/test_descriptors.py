@@ -90,6 +90,20 @@ def _dropout(rng: np.random.Generator) -> Loop:
     return x, grid
 
 
+def _ping_pong(rng: np.random.Generator, rate: int = SR) -> Loop:
+    """A beat-repeat played back and forth: a 16th note, then it reversed, twice."""
+    bpm, bars = _params(rng)
+    x = _bass(rng, bpm, bars).copy()
+    if rate != SR:
+        x = soxr.resample(x, SR, rate).astype(np.float32)
+    sixteenth = int(rate * 15 / bpm)
+    start = sixteenth * int(rng.integers(1, 4 * bars * 4 - 5))
+    snippet = x[start : start + sixteenth].copy()
+    for k in range(1, 4):
+        x[start + k * sixteenth : start + (k + 1) * sixteenth] = snippet[::-1] if k % 2 else snippet
+    return x, Grid(bpm, 4, bars, GridSource.OPTION)
+
+
 def _z_scores(reference: list[dict[str, np.ndarray]], loops: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     out = {}
     for aspect in ASPECTS:
@@ -197,16 +211,32 @@ def test_harmony_is_key_invariant(reference: list[dict[str, np.ndarray]]) -> Non
 
 @pytest.mark.parametrize(
     "make, also_moves",
-    [(_clicks, ()), (_dropout, ("rhythm",))],
-    ids=["clicks", "dropout"],
+    [(_clicks, ()), (_dropout, ("rhythm",)), (_ping_pong, ("rhythm",))],
+    ids=["clicks", "dropout", "ping_pong"],
 )
 def test_glitches_move_integrity(reference: list[dict[str, np.ndarray]], make: Callable, also_moves: tuple) -> None:
-    """Glitches move integrity most (a dropout in a dense riff also removes onsets: rhythm may move too)."""
+    """Glitches move integrity most (a dropout or a repeat in a dense riff also removes onsets: rhythm may
+    move too)."""
     shift = _shift(reference, make)
     normal = _shift(reference, _normal)
     assert shift["integrity"] > 10.0 * normal["integrity"], (shift, normal)
     others = [a for a in ASPECTS if a != "integrity" and a not in also_moves]
     assert shift["integrity"] > max(shift[a] for a in others), shift
+
+
+@pytest.mark.parametrize("rate", [SR, 44100])
+def test_a_reversed_repeat_is_found_sample_exact_at_the_input_rate(rate: int) -> None:
+    """A ping-pong repeat mirrors the waveform exactly about one sample point; played loops never do. At
+    the 16 kHz analysis rate the mirror's axis falls between samples, so only the input rate shows it."""
+    rng = np.random.default_rng(9)
+    index = feature_names()["integrity"].index("mirror_exact")
+    for _ in range(3):
+        clean, grid = _normal(rng)
+        if rate != SR:
+            clean = soxr.resample(clean, SR, rate).astype(np.float32)
+        glitch, glitch_grid = _ping_pong(rng, rate)
+        assert describe(clean, rate, grid)["integrity"][index] < 1.0
+        assert describe(glitch, rate, glitch_grid)["integrity"][index] > 3.0
 
 
 def test_hiss_lights_the_top_octaves_between_notes() -> None:

@@ -22,8 +22,9 @@ ASPECTS: tuple[str, ...] = ("rhythm", "harmony", "timbre", "integrity")
 # Raised whenever a feature's values change (not only its name): a bundle records the version its
 # detectors were trained on, and is refused by an rtloop whose descriptors differ. 2: the rhythm grid
 # is realigned to the onsets by up to 40 ms. 3: integrity measures hiss above the 16 kHz analysis. 4: integrity
-# measures each register's movement and the floor of four top bands.
-VERSION = 4
+# measures each register's movement and the floor of four top bands. 5: integrity finds snippets repeated
+# reversed (ping-pong).
+VERSION = 5
 
 _NAMES = {"rhythm": rhythm.NAMES, "harmony": harmony.NAMES, "timbre": timbre.NAMES, "integrity": integrity.NAMES}
 # Bound on any feature's magnitude; the features are built to stay far inside it.

@@ -21,6 +21,11 @@ _CLICK_SIDE = 8  # blocks on each side a click must stand out of
 _HISS_BLOCKS = 10  # the top octaves' power is read over ~10 ms: a cymbal's decay, not its grain
 _MOTION_GROUPS = 8  # the 32 analysis bands in 8 registers of 4 (about 2/3 of an octave each above 1 kHz)
 _STUTTER_LAGS = range(3, 15)  # 24..112 ms: the length of a repeated snippet, shorter than most notes
+# Reversed repeats are checked on the waveform at the best 3 candidates: a reversed snippet that changes
+# little inside may rank below a chance likeness elsewhere. A forward repeat is checked at the best only,
+# at the analysis rate: a held note repeats itself at multiples of its period, and a plucked string's
+# period is whole samples at the input's rate, where it repeats all but exactly.
+_MIRROR_CHECKS = 3
 
 # Every feature with the way a fault moves it: +1 a fault raises it, -1 a fault lowers it. A loop cleaner
 # than usual (no clicks, deeper quiet between the notes) is not a fault: see export.detectors.OneSided.
@@ -35,6 +40,8 @@ _FEATURES: tuple[tuple[str, int], ...] = (
     ("stutter_peak", 1),
     ("stutter_mean", 1),
     ("stutter_exact", 1),
+    ("mirror_peak", 1),
+    ("mirror_exact", 1),
     ("noise_floor", 1),
     ("quiet_flatness", 1),
     ("quiet_high", 1),
@@ -123,33 +130,84 @@ def _clicks(samples: Samples, seconds: float) -> list[float]:
     return [float(np.log10(ratio.max() + 1.0)), float(np.sum(ratio > 8.0) / max(seconds, 0.25))]
 
 
-def _stutters(log_bands: np.ndarray, x: np.ndarray) -> list[float]:
-    """How exactly a short, changing snippet repeats right after itself.
+def _stutters(log_bands: np.ndarray, x: np.ndarray, samples: Samples) -> list[float]:
+    """How exactly a short, changing snippet repeats right after itself, forward and reversed.
 
-    For each lag, the spectral change inside a snippet is set against the difference between the
-    snippet and the one a lag later: a repeat is near-identical although it changes inside, whereas a
-    held note does not change and replayed notes differ in detail. The best candidate is then checked
-    on the waveform itself: a buffer repeat is a sample-exact copy, which no player produces.
+    For each length, the spectral change inside a snippet is set against its difference from the snippet
+    a length later (a buffer repeat) and, apart, from the mirror image of the snippet before it (a
+    ping-pong repeat, played back and forth): a repeat is near-identical although it changes inside,
+    whereas a held note does not change and replayed notes differ in detail. The best candidate of each
+    is then checked on the waveform itself: a repeat is a sample-exact copy, which no player produces.
     """
     n = len(log_bands)
     lags = np.array([lag for lag in _STUTTER_LAGS if 2 * lag < n])
     if len(lags) == 0:
-        return [0.0, 0.0, 0.0]
+        return [0.0] * 5
     lb = log_bands.astype(np.float32)
     change = np.sqrt(np.mean(np.diff(lb, axis=0, append=lb[:1]) ** 2, axis=1))
+    c_change = np.concatenate([[0.0], np.cumsum(np.concatenate([change, change[: lags[-1]]]))])
+    forward = _best_per_length(_forward_ratios(lb, c_change, lags))
+    mirror = _best_per_length(_mirror_ratios(lb, c_change, lags))
+    top = np.sort(forward[0])[::-1][:3]
+    j = int(np.argmax(forward[0]))
+    start = int(forward[1][j])
+    return [
+        float(top[0]),
+        float(top.mean()),
+        _sample_repeat(x, start * HOP, int(lags[j]) * HOP),
+        float(np.max(mirror[0])),
+        max(  # the mirror lies between frames k - 1 and k
+            _sample_mirror(x, samples, k * HOP - HOP // 2, int(lags[j]) * HOP)
+            for j, k in _candidates(*mirror, _MIRROR_CHECKS)
+        ),
+    ]
+
+
+def _best_per_length(ratios: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each length's best ratio and the frame where it is."""
+    frames = np.array([int(np.argmax(r)) for r in ratios])
+    return np.array([r[k] for r, k in zip(ratios, frames, strict=True)]), frames
+
+
+def _candidates(scores: np.ndarray, frames: np.ndarray, count: int) -> list[tuple[int, int]]:
+    """(length index, frame) of the best lengths at up to ``count`` different frames, best first."""
+    out: list[tuple[int, int]] = []
+    for j in np.argsort(-scores, kind="stable"):
+        if all(abs(int(frames[j]) - k) > 1 for _, k in out):
+            out.append((int(j), int(frames[j])))
+        if len(out) == count:
+            break
+    return out
+
+
+def _forward_ratios(lb: np.ndarray, c_change: np.ndarray, lags: np.ndarray) -> list[np.ndarray]:
+    """Per lag, per start frame k: log((change in k..k+lag + lag) / (difference from a lag later + lag))."""
+    n = len(lb)
     later = np.lib.stride_tricks.sliding_window_view(np.concatenate([lb, lb[: lags[-1]]]), lags[-1] + 1, axis=0)
     diff = np.sqrt(np.mean((later[:, :, lags] - lb[:, :, None]) ** 2, axis=1))  # (frames, lags)
-    c_change = np.concatenate([[0.0], np.cumsum(change)])
     c_diff = np.concatenate([np.zeros((1, len(lags))), np.cumsum(diff, axis=0)])
-    scores, starts = [], []
-    for j, lag in enumerate(lags):
-        ratio = np.log((c_change[lag:] - c_change[:-lag] + lag) / (c_diff[lag:, j] - c_diff[:-lag, j] + lag))
-        k = int(np.argmax(ratio))
-        scores.append(float(ratio[k]))
-        starts.append(k)
-    best = int(np.argmax(scores))
-    top = np.sort(scores)[::-1][:3]
-    return [float(top[0]), float(top.mean()), _sample_repeat(x, starts[best] * HOP, int(lags[best]) * HOP)]
+    return [
+        np.log((c_change[lag : n + 1] - c_change[: n + 1 - lag] + lag) / (c_diff[lag:, j] - c_diff[:-lag, j] + lag))
+        for j, lag in enumerate(lags)
+    ]
+
+
+def _mirror_ratios(lb: np.ndarray, c_change: np.ndarray, lags: np.ndarray) -> list[np.ndarray]:
+    """Per length L, per frame c: log((change in c..c+L + L) / (difference of frames c+k from c-1-k, k < L, + L)),
+    circular (the loop repeats)."""
+    n, longest = len(lb), int(lags[-1])
+    ahead = np.concatenate([lb, lb[:longest]])  # ahead[c + k] = lb[c + k]
+    behind = np.concatenate([lb[n - longest :], lb])  # behind[c + longest - 1 - k] = lb[c - 1 - k]
+    lengths = set(lags.tolist())
+    mirror_diff = np.zeros(n)
+    ratios = []
+    for k in range(longest):
+        pair = ahead[k : k + n] - behind[longest - 1 - k : longest - 1 - k + n]
+        mirror_diff += np.sqrt(np.mean(pair**2, axis=1))
+        if k + 1 in lengths:
+            inside = c_change[k + 1 : k + 1 + n] - c_change[:n]
+            ratios.append(np.log((inside + k + 1) / (mirror_diff + k + 1)))
+    return ratios
 
 
 def _sample_repeat(x: np.ndarray, start: int, lag: int) -> float:
@@ -161,7 +219,48 @@ def _sample_repeat(x: np.ndarray, start: int, lag: int) -> float:
     shifts = np.lib.stride_tricks.sliding_window_view(wrapped[start + lag - HOP : start + 2 * lag + HOP], lag)
     num = np.einsum("ij,j->i", shifts, a)  # einsum: no BLAS threads (see spectra.matmul_unthreaded)
     den = np.sqrt(np.einsum("ij,ij->i", shifts, shifts) * float(np.einsum("i,i->", a, a))) + _EPS
-    r = float(np.max(num / den))
+    return _exactness(float(np.max(num / den)))
+
+
+def _sample_mirror(x: np.ndarray, samples: Samples, centre: int, length: int) -> float:
+    """-log10(1 - r): r the best correlation of the ``length`` samples after a point within 1 hop of
+    ``centre`` with the ``length`` before it reversed (analysis-rate units, circular).
+
+    The point is found at the analysis rate, then to the sample at the input's own rate: resampling puts
+    the axis of a mirror exact at the input's rate between the new samples (a Karplus-Strong bass mirrored
+    at 48 kHz correlates 0.73 with its mirror at 16 kHz), so only the input itself shows it exact.
+    """
+    if len(x) < 2 * length + 2 * HOP + 1:
+        return 0.0
+    _, point = _mirror_scan(x, centre, length, HOP)
+    scale = samples.rate / ANALYSIS_RATE
+    reach = int(np.ceil(2 * scale))
+    length = round(length * scale)
+    if len(samples.wave) < 2 * length + 2 * reach + 1:
+        return 0.0
+    return _exactness(_mirror_scan(samples.wave, round(point * scale), length, reach)[0])
+
+
+def _mirror_scan(x: np.ndarray, centre: int, length: int, reach: int) -> tuple[float, int]:
+    """The best correlation (means removed) of x[m : m + length] with x[m - length : m] reversed, for m
+    within ``reach`` of ``centre`` (circular), and that m."""
+    seg = np.take(x, np.arange(centre - reach - length, centre + reach + length + 1), mode="wrap").astype(np.float64)
+    m = np.arange(2 * reach + 1)  # candidate point - (centre - reach); in seg, its window before
+    windows = np.lib.stride_tricks.sliding_window_view(seg, length)  # starts at m, after at m + length
+    after, before = windows[length : length + 2 * reach + 1], windows[: 2 * reach + 1, ::-1]
+    # Window sums from running sums: the means are removed without copying a window.
+    c1 = np.concatenate([[0.0], np.cumsum(seg)])
+    c2 = np.concatenate([[0.0], np.cumsum(seg**2)])
+    sum_b, sum_a = c1[m + length] - c1[m], c1[m + 2 * length] - c1[m + length]
+    var_b = c2[m + length] - c2[m] - sum_b**2 / length
+    var_a = c2[m + 2 * length] - c2[m + length] - sum_a**2 / length
+    cov = np.einsum("ij,ij->i", after, before) - sum_a * sum_b / length  # einsum: no BLAS threads
+    r = cov / (np.sqrt(np.maximum(var_a, 0.0) * np.maximum(var_b, 0.0)) + _EPS)
+    best = int(np.argmax(r))
+    return float(r[best]), centre - reach + best
+
+
+def _exactness(r: float) -> float:
     return float(-np.log10(max(1.0 - r, 1e-4)))
 
 
@@ -215,7 +314,7 @@ def features(spectra: Spectra, samples: Samples, grid: Grid) -> np.ndarray:
         [
             *_dropouts(samples, grid),
             *_clicks(samples, spectra.seconds),
-            *_stutters(spectra.log_bands, spectra.x),
+            *_stutters(spectra.log_bands, spectra.x, samples),
             *_noise(spectra),
             *_hiss(samples),
             *_band_motion(spectra),

@@ -42,6 +42,8 @@ class Samples:
     # (frames, len(TOP_BANDS_HZ)): power in each top band per frame of about 20 ms, dB relative to the
     # loop's mean power per frame; floored at _FLOOR_DB (a band above the Nyquist frequency stays there)
     top_bands: np.ndarray
+    wave: np.ndarray  # the input itself (not a copy), for the checks that need its every sample
+    rate: int  # its sample rate in Hz
 
 
 def gather(wave: np.ndarray, sample_rate: int) -> Samples:
@@ -49,7 +51,9 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
     n = len(wave)
     if n == 0:
         silent = np.full((1, len(TOP_BANDS_HZ)), _FLOOR_DB)
-        return Samples(0.0, 0.0, 0.0, 1.0, np.zeros(1), np.zeros(1), np.full(1, _FLOOR_DB), 0.0005, silent)
+        return Samples(
+            0.0, 0.0, 0.0, 1.0, np.zeros(1), np.zeros(1), np.full(1, _FLOOR_DB), 0.0005, silent, wave, sample_rate
+        )
     mean = float(np.sum(wave, dtype=np.float64)) / n
     top, bottom = float(wave.max()), float(wave.min())
     peak = max(top - mean, mean - bottom)
@@ -108,6 +112,8 @@ def gather(wave: np.ndarray, sample_rate: int) -> Samples:
         levels=levels,
         level_seconds=level_block / sample_rate,
         top_bands=top_band_levels(wave, sample_rate, mean),
+        wave=wave,
+        rate=sample_rate,
     )
 
 
