@@ -28,12 +28,10 @@ class Jack:
         name: the server's name. Keep one fixed name per test module: JACK's registry has room for few
             servers and frees the entry of a server that died only when one of the same name starts again.
         realtime: try realtime scheduling first (as on stage; root here), falling back to --no-realtime.
-        period: frames per JACK cycle. 1024 (21 ms at 48 kHz), a common setting on stage: on a shared VM
-            the dummy backend misses some 5 ms cycles of a 256-frame period even idle (8 xruns in 5 s
-            with no client but one PortAudio input), and each xrun costs the bar it falls in.
+        period: frames per JACK cycle (256: 5.3 ms at 48 kHz).
     """
 
-    def __init__(self, log: Path, name: str = "rtloop-test", realtime: bool = False, period: int = 1024) -> None:
+    def __init__(self, log: Path, name: str = "rtloop-test", realtime: bool = False, period: int = 256) -> None:
         self.name = name
         self.env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
         self.log = log.open("w")
