@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from rtloop.blas import matmul_unthreaded
 from rtloop.errors import AudioError
 from rtloop.stft import power_blocks
 
@@ -125,7 +126,7 @@ def log_mel(wave: np.ndarray, cfg: FrontEndConfig) -> np.ndarray:
     filterbank = mel_filterbank(cfg)
     mel = np.empty((n_frames, cfg.n_mels), dtype=np.float64)
     for rows, power in power_blocks(frames, _hann(cfg.n_fft), _BLOCK_BYTES):
-        mel[rows] = power @ filterbank
+        mel[rows] = matmul_unthreaded(power, filterbank)
     return (10.0 * np.log10(np.maximum(mel, cfg.amin))).astype(np.float32)
 
 
@@ -203,7 +204,7 @@ def encoder_input(wave: np.ndarray, cfg: FrontEndConfig) -> tuple[np.ndarray, bo
     if len(mel) == chunk:  # longer than 10 s by less than one hop: CLAP treats it as not longer
         return np.repeat(mel[None], 4, axis=0), False
     starts = chunk_starts(len(mel), chunk)
-    global_mel = (antialiased_resize_matrix(len(mel), chunk) @ mel).astype(np.float32)
+    global_mel = matmul_unthreaded(antialiased_resize_matrix(len(mel), chunk), mel).astype(np.float32)
     chunks = [mel[s : s + chunk] for s in starts]
     return np.stack([global_mel, *chunks]), True
 

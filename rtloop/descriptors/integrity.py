@@ -217,7 +217,7 @@ def _sample_repeat(x: np.ndarray, start: int, lag: int) -> float:
     wrapped = np.concatenate([x, x[: 2 * lag + 2 * HOP]])
     a = wrapped[start : start + lag].astype(np.float64)
     shifts = np.lib.stride_tricks.sliding_window_view(wrapped[start + lag - HOP : start + 2 * lag + HOP], lag)
-    num = np.einsum("ij,j->i", shifts, a)  # einsum: no BLAS threads (see spectra.matmul_unthreaded)
+    num = np.einsum("ij,j->i", shifts, a)  # einsum: no BLAS threads (see rtloop.blas)
     den = np.sqrt(np.einsum("ij,ij->i", shifts, shifts) * float(np.einsum("i,i->", a, a))) + _EPS
     return _exactness(float(np.max(num / den)))
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 import numpy as np
 import soxr
 
+from rtloop.blas import matmul_unthreaded
 from rtloop.stft import power_blocks
 
 ANALYSIS_RATE = 16000  # spectral and envelope analysis: content up to 8 kHz is enough for shape and onsets
@@ -161,24 +162,7 @@ def decimate_for_pitch(x: np.ndarray) -> np.ndarray:
     half = _DECIMATE_TAPS // 2
     padded = np.pad(x, (half, _DECIMATE_TAPS - half), mode="wrap")
     windows = np.lib.stride_tricks.sliding_window_view(padded, _DECIMATE_TAPS)[: len(x) : ratio]
-    return np.einsum("ij,j->i", windows, h[::-1])  # einsum: no BLAS threads (see matmul_unthreaded)
-
-
-_BLAS_SINGLE_THREAD = 1 << 18  # OpenBLAS runs a product of fewer multiply-adds (m*n*k) on one thread
-
-
-def matmul_unthreaded(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` in row blocks small enough for OpenBLAS to keep on the calling thread.
-
-    A threaded BLAS call wakes worker threads; on a busy machine (the daemon shares the CPU with audio
-    and the network) that costs milliseconds per call, far more than the product itself. Vector
-    products elsewhere use einsum, which never calls BLAS.
-    """
-    rows = max(1, _BLAS_SINGLE_THREAD // max(1, b.shape[0] * b.shape[1]) - 1)
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    for i in range(0, a.shape[0], rows):
-        np.matmul(a[i : i + rows], b, out=out[i : i + rows])
-    return out
+    return np.einsum("ij,j->i", windows, h[::-1])  # einsum: no BLAS threads (see rtloop.blas)
 
 
 def moving_mean(a: np.ndarray, span: int) -> np.ndarray:

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from rtloop.blas import matmul_unthreaded
 from rtloop.descriptors.samples import Samples
 from rtloop.descriptors.spectra import (
     ANALYSIS_RATE,
@@ -16,7 +17,6 @@ from rtloop.descriptors.spectra import (
     PITCH_RATE,
     Pitch,
     Spectra,
-    matmul_unthreaded,
 )
 
 N_CEPSTRA = 13
@@ -54,7 +54,7 @@ def _freqs() -> np.ndarray:
 
 
 def _weighted_stats(values: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    mean = float(np.einsum("i,i->", w, values))  # einsum: no BLAS threads (see spectra.matmul_unthreaded)
+    mean = float(np.einsum("i,i->", w, values))  # einsum: no BLAS threads (see rtloop.blas)
     return mean, float(np.sqrt(max(np.einsum("i,i->", w, (values - mean) ** 2), 0.0)))
 
 
