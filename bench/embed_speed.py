@@ -33,6 +33,7 @@ from export.onnx_export import export_encoder
 from export.quantise import quantise_encoder
 from rtloop.frontend import FrontEndConfig, batch_inputs
 from rtloop.scorer import run_encoder
+from rtloop.session_options import session_options
 from rtloop.synth import bass_loop
 
 
@@ -61,7 +62,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "encoder.onnx"
         export_encoder(model, path, frontend.channels, frontend.chunk_frames)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
 
         def onnx_path(batch: list[np.ndarray]) -> None:
             mel, longer = batch_inputs(batch, frontend)
@@ -69,7 +70,7 @@ def main() -> int:
 
         results = {"rtloop ONNX Runtime": timed(onnx_path, batches)}
         quantise_encoder(path, Path(tmp) / "int8.onnx")
-        int8 = ort.InferenceSession(str(Path(tmp) / "int8.onnx"), providers=["CPUExecutionProvider"])
+        int8 = ort.InferenceSession(str(Path(tmp) / "int8.onnx"), session_options(), providers=["CPUExecutionProvider"])
         results["rtloop ONNX Runtime int8"] = timed(
             lambda batch: run_encoder(int8, batch, frontend, one_loop_per_run=True), batches
         )

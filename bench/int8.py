@@ -43,6 +43,7 @@ from export.htsat import htsat_config  # noqa: E402
 from export.onnx_export import cosine  # noqa: E402
 from rtloop.frontend import FrontEndConfig  # noqa: E402
 from rtloop.scorer import run_encoder  # noqa: E402
+from rtloop.session_options import session_options  # noqa: E402
 from rtloop.synth import DEVIATIONS, bass_loop, write_loop_set  # noqa: E402
 from rtloop.train_config import EncoderPrecision  # noqa: E402
 
@@ -51,10 +52,7 @@ BPM = 120.0
 
 def session(path: Path, threads: int) -> ort.InferenceSession:
     """A CPU session with the options rtloop's scorer uses."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3
-    return ort.InferenceSession(path.read_bytes(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path.read_bytes(), session_options(threads), providers=["CPUExecutionProvider"])
 
 
 def throughput(

@@ -180,11 +180,12 @@ def check_aspect_parity(fits: dict[str, AspectFit], described: DescribedLoops, f
     import onnxruntime as ort
 
     from export.onnx_export import SCORE_RTOL, ParityError
+    from rtloop.session_options import session_options
 
     worst = 0.0
     for name, fit in fits.items():
         X = described.features[name]
-        session = ort.InferenceSession(str(folder / fit.file), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(folder / fit.file), session_options(), providers=["CPUExecutionProvider"])
         (onnx_scores,) = session.run(["score"], {"features": X.astype(np.float32)})
         python_scores = fit.detector.decision_function(X)
         scale = np.maximum(np.abs(python_scores), 1e-6 * max(1.0, float(np.max(np.abs(python_scores)))))

@@ -16,6 +16,7 @@ from export.quantise import quantise_encoder
 from rtloop.bundle import ENCODER_FILE, sha256_file
 from rtloop.frontend import FrontEndConfig
 from rtloop.scorer import run_encoder
+from rtloop.session_options import session_options
 from rtloop.train_config import EncoderPrecision
 
 
@@ -50,7 +51,9 @@ class EncoderGraph:
             self.shipped = workdir / "int8" / ENCODER_FILE
             self.shipped.parent.mkdir()
             self.quantisation = quantise_encoder(self.fp32, self.shipped)
-            self._session = ort.InferenceSession(self.shipped.read_bytes(), providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(
+                self.shipped.read_bytes(), session_options(), providers=["CPUExecutionProvider"]
+            )
 
     def cache_key(self, fingerprint: str) -> str:
         """Names the embeddings :meth:`embed` makes: the weights' fingerprint, or the int8 graph's sha256."""

@@ -17,6 +17,7 @@ from rtloop.frontend import FrontEndConfig, batch_inputs
 from rtloop.graph_contract import check_detector, check_encoder
 from rtloop.grid import Grid, estimate_grid, window_grid
 from rtloop.scores import AspectScores, Scores
+from rtloop.session_options import session_options
 from rtloop.train_config import EncoderPrecision
 
 SELFTEST_RTOL = 1e-3
@@ -89,13 +90,7 @@ class Scorer:
         self, bundle: Bundle, providers: list[str] | None = None, threads: int = 0, self_test: bool = True
     ) -> None:
         self.bundle = bundle
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.load_model_format", "ONNX")
-        # No memory pattern: its one block for every intermediate tensor held 18 MiB more resident
-        # (measured with HTS-AT-tiny, one loop per run) and made the encoder no faster.
-        options.enable_mem_pattern = False
+        options = session_options(threads)
         wanted = providers or preferred_providers()
         # onnxruntime-gpu logs an error per session where the CUDA libraries are absent; that fallback
         # to CPU is expected and reported through `providers`, and real failures still raise.
