@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from export.embed import torch_embed
 from export.htsat import HTSATEncoder
 from export.onnx_export import export_encoder
 from export.quantise import quantise_encoder
@@ -23,10 +22,11 @@ from rtloop.train_config import EncoderPrecision
 class EncoderGraph:
     """The fp32 graph exported from the model and, for int8, its quantised copy, both under ``workdir``.
 
-    Training embeds its loops with :meth:`embed`: PyTorch for fp32 (the graph agrees with it to a cosine
-    of 0.9999, checked at export), the int8 graph itself in onnxruntime for int8, one loop per run as
-    :class:`rtloop.scorer.Scorer` runs it. So the detector is fitted and calibrated on the very features
-    the live scorer will compute.
+    Training embeds its loops with :meth:`embed`: the shipped graph itself in onnxruntime, run as
+    :class:`rtloop.scorer.Scorer` runs it (an int8 graph one loop per run). So the detector is fitted and
+    calibrated on the very features the live scorer will compute, and training embeds at the live path's
+    speed, faster than PyTorch on the CPU (bench/embed_speed.py times both). The fp32 graph agrees with
+    PyTorch to a cosine of 0.9999, checked at export.
 
     Args:
         model: the eval-mode encoder.
@@ -38,7 +38,6 @@ class EncoderGraph:
     def __init__(
         self, model: HTSATEncoder, frontend: FrontEndConfig, precision: EncoderPrecision, workdir: Path
     ) -> None:
-        self.model = model
         self.frontend = frontend
         self.precision = precision
         self.fp32 = workdir / "fp32" / ENCODER_FILE
@@ -46,24 +45,22 @@ class EncoderGraph:
         export_encoder(model, self.fp32, frontend.channels, frontend.chunk_frames)
         self.quantisation: dict[str, Any] | None = None
         self.shipped = self.fp32
-        self._session: ort.InferenceSession | None = None
         if precision is EncoderPrecision.INT8:
             self.shipped = workdir / "int8" / ENCODER_FILE
             self.shipped.parent.mkdir()
             self.quantisation = quantise_encoder(self.fp32, self.shipped)
-            self._session = ort.InferenceSession(
-                self.shipped.read_bytes(), session_options(), providers=["CPUExecutionProvider"]
-            )
+        self._session = ort.InferenceSession(
+            self.shipped.read_bytes(), session_options(), providers=["CPUExecutionProvider"]
+        )
 
-    def cache_key(self, fingerprint: str) -> str:
-        """Names the embeddings :meth:`embed` makes: the weights' fingerprint, or the int8 graph's sha256."""
-        return fingerprint if self._session is None else f"int8:{sha256_file(self.shipped)}"
+    def cache_key(self) -> str:
+        """Names the embeddings :meth:`embed` makes: the shipped graph's precision and sha256 (the export
+        is deterministic: the same weights give the same graph)."""
+        return f"{self.precision.value}:{sha256_file(self.shipped)}"
 
     def embed(self, waves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(latent, embedding) of waveforms as the shipped graph computes them."""
-        if self._session is None:
-            return torch_embed(self.model, waves, self.frontend)
-        return run_encoder(self._session, waves, self.frontend, one_loop_per_run=True)
+        return run_encoder(self._session, waves, self.frontend, self.precision is EncoderPrecision.INT8)
 
     def install(self, folder: Path) -> None:
         """Copy the shipped graph into a bundle folder as ``encoder.onnx``."""

@@ -123,7 +123,7 @@ def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:
     model = build_encoder(encoder_cfg, checkpoint, cfg.seed, cfg.trust_checkpoint)
     encoder_fp = fingerprint(model)
     graph = EncoderGraph(model, frontend, EncoderPrecision(cfg.encoder_precision), work)
-    loops = Embedder(graph.embed, frontend, graph.cache_key(encoder_fp), cfg.cache_dir).embed_files(paths)
+    loops = Embedder(graph.embed, frontend, graph.cache_key(), cfg.cache_dir).embed_files(paths)
     print(
         f"{len(paths)} files: {len(loops.paths)} used ({loops.cached} from cache), {len(loops.skipped)} skipped"
         + (f"; {len(scan.skipped)} other paths left out" if scan.skipped else "")

@@ -13,11 +13,13 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from export.clap_checkpoint import build_encoder, fingerprint  # noqa: E402
+from export.embed import Embedder  # noqa: E402
 from export.htsat import htsat_config  # noqa: E402
 from rtloop.audio_io import find_audio_files, load_audio  # noqa: E402
 from rtloop.bundle import load_bundle  # noqa: E402
 from rtloop.cli import main  # noqa: E402
 from rtloop.frontend import batch_inputs  # noqa: E402
+from rtloop.scorer import Scorer  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +50,21 @@ def test_retraining_with_another_detector_reuses_cached_embeddings_and_reports_s
     for name in ("corrupt.wav", "empty.wav", "silent.wav", "nan.wav", "short.wav"):
         assert f"skipped {loop_sets['train'] / 'bad' / name}:" in out.out
     assert load_bundle(tmp_path / "pca.rtloop").manifest["detector"]["name"] == "pca"
+
+
+def test_training_embeds_with_the_graph_the_bundle_ships(
+    trained_bundle: Path, loop_sets: dict[str, Path], cache_dir: Path
+) -> None:
+    """The detector is fitted on what the live scorer computes: training embedded its loops with the fp32
+    graph it ships, in onnxruntime, and cached them under that graph's hash."""
+    bundle = load_bundle(trained_bundle)
+    scorer = Scorer(bundle, providers=["CPUExecutionProvider"])
+    key = f"fp32:{bundle.manifest['files']['encoder.onnx']}"
+    paths = list(find_audio_files(loop_sets["train"]).files)
+    cached = Embedder(scorer.embed, bundle.frontend, key, cache_dir).embed_files(paths)
+    assert cached.cached == len(cached.paths) == 12
+    live_latent, _ = scorer.embed([load_audio(p, bundle.frontend.sample_rate) for p in cached.paths])
+    np.testing.assert_allclose(cached.features("latent"), live_latent, rtol=1e-4, atol=1e-5)
 
 
 def test_verify_reports_providers_and_random_encoder(trained_bundle: Path, capsys: pytest.CaptureFixture) -> None:
