@@ -2,7 +2,8 @@
 
 All three embed the same loops with the same random HTS-AT-tiny+fusion weights:
 
-* rtloop ONNX: numpy front-end + ``encoder.onnx`` in onnxruntime (what ``rtloop score``/``run`` use);
+* rtloop ONNX: numpy front-end + ``encoder.onnx`` in onnxruntime (what ``rtloop train``, ``score``,
+  ``scan`` and ``run`` use);
 * rtloop ONNX int8: the same graph quantised as ``rtloop train --encoder-precision int8`` makes it, run
   one loop per call as rtloop runs it (``rtloop.scorer.run_encoder``), whatever ``--batch``;
 * rtloop PyTorch: the same front-end + our ``HTSATEncoder``;
@@ -10,7 +11,10 @@ All three embed the same loops with the same random HTS-AT-tiny+fusion weights:
   i.e. the network ``CLAP_Module.get_audio_embedding_from_data`` runs. ``CLAP_Module`` itself cannot
   be built offline (it downloads RoBERTa), so its data preparation is replaced by our front-end.
 
-    python bench/embed_speed.py [--loops 24] [--seconds 4] [--batch 8]
+Each path is timed once per round, the paths interleaved, and the best of ``--rounds`` rounds counts
+(the machine is shared).
+
+    python bench/embed_speed.py [--loops 24] [--seconds 4] [--batch 8] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +56,7 @@ def main() -> int:
     parser.add_argument("--loops", type=int, default=24)
     parser.add_argument("--seconds", type=float, default=4.0, help="loop length (4 s = two bars at 120 bpm)")
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds; the best counts")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     rng = np.random.default_rng(0)
@@ -63,34 +70,34 @@ def main() -> int:
         path = Path(tmp) / "encoder.onnx"
         export_encoder(model, path, frontend.channels, frontend.chunk_frames)
         session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
-
-        def onnx_path(batch: list[np.ndarray]) -> None:
-            mel, longer = batch_inputs(batch, frontend)
-            session.run(["embedding"], {"mel": mel, "longer": longer})
-
-        results = {"rtloop ONNX Runtime": timed(onnx_path, batches)}
         quantise_encoder(path, Path(tmp) / "int8.onnx")
         int8 = ort.InferenceSession(str(Path(tmp) / "int8.onnx"), session_options(), providers=["CPUExecutionProvider"])
-        results["rtloop ONNX Runtime int8"] = timed(
-            lambda batch: run_encoder(int8, batch, frontend, one_loop_per_run=True), batches
-        )
 
-    def torch_path(batch: list[np.ndarray]) -> None:
+    def onnx_path(batch: list[np.ndarray]) -> None:
+        mel, longer = batch_inputs(batch, frontend)
+        session.run(["embedding"], {"mel": mel, "longer": longer})
+
+    def torch_path(module: torch.nn.Module, batch: list[np.ndarray]) -> None:
         mel, longer = batch_inputs(batch, frontend)
         with torch.no_grad():
-            model(torch.from_numpy(mel), torch.from_numpy(longer))
+            module(torch.from_numpy(mel), torch.from_numpy(longer))
 
-    results["rtloop PyTorch"] = timed(torch_path, batches)
+    paths: dict[str, Callable[[list[np.ndarray]], None]] = {
+        "rtloop ONNX Runtime": onnx_path,
+        "rtloop ONNX Runtime int8": partial(run_encoder, int8, frontend=frontend, one_loop_per_run=True),
+        "rtloop PyTorch": partial(torch_path, model),
+    }
     clap = laion_audio_encoder(model.audio_projection)
     if clap is not None:
-
-        def clap_path(batch: list[np.ndarray]) -> None:
-            mel, longer = batch_inputs(batch, frontend)
-            with torch.no_grad():
-                clap(torch.from_numpy(mel), torch.from_numpy(longer))
-
-        results["laion-clap PyTorch"] = timed(clap_path, batches)
-    print(f"{args.loops} loops of {2 * bars} s, batch {args.batch}, HTS-AT-tiny + fusion, {os.cpu_count()} CPU threads")
+        paths["laion-clap PyTorch"] = partial(torch_path, clap)
+    results: dict[str, float] = {}
+    for _ in range(args.rounds):
+        for name, embed in paths.items():
+            results[name] = min(results.get(name, np.inf), timed(embed, batches))
+    print(
+        f"{args.loops} loops of {2 * bars} s, batch {args.batch}, HTS-AT-tiny + fusion, {os.cpu_count()} CPU threads, "
+        f"best of {args.rounds} interleaved rounds"
+    )
     base = results.get("laion-clap PyTorch", results["rtloop PyTorch"])
     for name, seconds in results.items():
         print(f"  {name:<27} {args.loops / seconds:7.2f} loops/s   {base / seconds:5.2f}x laion-clap")
