@@ -39,7 +39,7 @@ from export.onnx_export import export_encoder
 from export.quantise import quantise_encoder
 from rtloop.frontend import FrontEndConfig, batch_inputs
 from rtloop.scorer import run_encoder
-from rtloop.session_options import session_options
+from rtloop.session_options import flush_denormals_in_this_process, session_options
 from rtloop.synth import bass_loop
 
 
@@ -58,6 +58,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds; the best counts")
     args = parser.parse_args()
+    flush_denormals_in_this_process()  # as in `rtloop train`
     torch.set_num_threads(os.cpu_count() or 1)
     rng = np.random.default_rng(0)
     bars = max(1, round(args.seconds / 2))

@@ -43,7 +43,7 @@ from export.htsat import htsat_config  # noqa: E402
 from export.onnx_export import cosine  # noqa: E402
 from rtloop.frontend import FrontEndConfig  # noqa: E402
 from rtloop.scorer import run_encoder  # noqa: E402
-from rtloop.session_options import session_options  # noqa: E402
+from rtloop.session_options import flush_denormals_in_this_process, session_options  # noqa: E402
 from rtloop.synth import DEVIATIONS, bass_loop, write_loop_set  # noqa: E402
 from rtloop.train_config import EncoderPrecision  # noqa: E402
 
@@ -143,6 +143,7 @@ def main() -> int:
     parser.add_argument("--per-class", type=int, default=6, help="test loops per deviation (twice as many normal)")
     parser.add_argument("--detector", default="svdd-residual", help="the sound aspect's detector of --auc")
     args = parser.parse_args()
+    flush_denormals_in_this_process()  # as in `rtloop train`
     rng = np.random.default_rng(0)
     waves = [bass_loop(BPM, 2, 48000, rng) for _ in range(args.loops)]
     frontend = FrontEndConfig()

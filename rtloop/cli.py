@@ -32,6 +32,7 @@ from rtloop.osc_spec import (
     DEFAULT_PREFIX,
 )
 from rtloop.paths import default_cache_dir
+from rtloop.session_options import flush_denormals_in_this_process
 from rtloop.takes import TakesConfig, plot_session, read_session, summarise_session
 from rtloop.train_config import (
     AMODELS,
@@ -628,6 +629,13 @@ def config_argv(path: Path) -> list[str]:
             elif item is not False:
                 raise RtloopError(f"config {path}: {key} = {item!r} is not a string, number or true/false")
     return argv
+
+
+def console_main() -> int:
+    """The ``rtloop`` program: :func:`main` in a process of its own, whose thread flushes denormals as
+    onnxruntime's do once it makes a session (:func:`rtloop.session_options.flush_denormals_in_this_process`)."""
+    flush_denormals_in_this_process()
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,6 +45,9 @@ def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, thre
     """Child process: load the bundle, warm up, then answer each ``(waves, grids, windows)`` request with
     its descriptor aspects (:class:`AspectScores`, bundles with aspects) and then its :class:`Scores`."""
     from rtloop.scorer import Scorer  # onnxruntime: loaded in this process only
+    from rtloop.session_options import flush_denormals_in_this_process
+
+    flush_denormals_in_this_process()
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent closes us
     try:

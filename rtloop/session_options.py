@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import functools
+from typing import TYPE_CHECKING
 
-import onnxruntime as ort
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 # A ModelProto whose graph is y = Identity(x), float[1] (IR 8, opset 17), serialised by onnx.helper.
 _IDENTITY_GRAPH = bytes.fromhex(
@@ -12,18 +13,41 @@ _IDENTITY_GRAPH = bytes.fromhex(
     "620f0a0179120a0a08080112040a02080142040a001011"
 )
 
+_flush_first_sessions_thread = False
+_first_session_made = False
 
-@functools.cache
-def _leave_the_calling_thread_ieee() -> None:
-    """Make this process's first onnxruntime session one without the denormal flag.
 
-    onnxruntime applies the first session's flag, once per process, to the thread that creates it as
-    well as to its own threads; flushed there, numpy in that thread (and anything else the process
-    runs on it) would silently lose IEEE semantics. Later sessions flush on onnxruntime's threads only.
+def flush_denormals_in_this_process() -> None:
+    """For the processes rtloop owns (the command line, the scoring child, scan workers): the thread that
+    makes the process's first session will flush denormal floats to zero as onnxruntime's threads do, so
+    its share of every run gets the speed-up (all of the run in a single-threaded session, a scan
+    worker's). From then on numpy on that thread flushes as well.
+
+    Call it before the first session; after one, it changes nothing. Loads nothing. A program that uses
+    rtloop as a library and does not call it keeps IEEE floats on its own threads.
     """
+    global _flush_first_sessions_thread
+    _flush_first_sessions_thread = True
+
+
+def _make_first_session() -> None:
+    """Make this process's first onnxruntime session, flagged as :func:`flush_denormals_in_this_process`
+    asked; later calls change nothing.
+
+    onnxruntime applies the first session's denormal flag, once per process, to the thread that creates
+    it as well as to its own threads; later sessions set it on onnxruntime's threads only.
+    """
+    global _first_session_made
+    if _first_session_made:
+        return
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if _flush_first_sessions_thread:
+        options.add_session_config_entry("session.set_denormal_as_zero", "1")
     ort.InferenceSession(_IDENTITY_GRAPH, options, providers=["CPUExecutionProvider"])
+    _first_session_made = True
 
 
 def session_options(threads: int = 0) -> ort.SessionOptions:
@@ -34,15 +58,18 @@ def session_options(threads: int = 0) -> ort.SessionOptions:
       x86 CPUs multiply such numbers in microcode, and the attention-times-values products of every
       shifted block ran 15x slower than the same products in the unshifted blocks. Flushed, a whole
       encoder run is 1.4x (fp32) to 1.6x (int8) faster on the 2-core Xeon VM, and its outputs are
-      bit-identical (bench/embed_speed.py). The calling thread keeps IEEE floats (see
-      :func:`_leave_the_calling_thread_ieee`); its share of a run, the smaller one, is not flushed.
+      bit-identical (bench/embed_speed.py). The thread that creates and runs the sessions keeps IEEE
+      floats, and so does its share of each run, unless its process called
+      :func:`flush_denormals_in_this_process` first, as rtloop's own processes do.
     * No memory pattern: its one block for every intermediate tensor held 18 MiB more resident
       (measured with HTS-AT-tiny, one loop per run) and made the encoder no faster.
 
     Args:
         threads: intra-op threads (0 = onnxruntime's default: one per core).
     """
-    _leave_the_calling_thread_ieee()
+    import onnxruntime as ort
+
+    _make_first_session()
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.log_severity_level = 3

@@ -18,6 +18,7 @@ from rtloop.errors import RtloopError
 from rtloop.library.db import LoopResult
 from rtloop.library.scan import ScanConfig
 from rtloop.library.worker import ScanWorker, Task
+from rtloop.session_options import flush_denormals_in_this_process
 
 
 def _import_ray() -> Any:
@@ -32,6 +33,7 @@ class BundleActor:
     """A Ray actor: unpacks the bundle sent by the driver into a temporary folder and scores batches."""
 
     def __init__(self, files: dict[str, bytes], providers: list[str] | None) -> None:
+        flush_denormals_in_this_process()  # the actor's process is its own
         self._folder = tempfile.TemporaryDirectory(prefix="rtloop-bundle-")
         for name, data in files.items():
             (Path(self._folder.name) / name).write_bytes(data)

@@ -26,6 +26,7 @@ from rtloop.errors import AudioError, RtloopError
 from rtloop.library.db import LibraryDB, LibraryError, LoopResult
 from rtloop.library.projection import update_map
 from rtloop.library.worker import ScanWorker, Task
+from rtloop.session_options import flush_denormals_in_this_process
 
 COMMIT_SECONDS = 2.0
 
@@ -95,6 +96,7 @@ _WORKER: ScanWorker | None = None
 
 def _init_worker(bundle_path: str, providers: list[str] | None) -> None:
     global _WORKER
+    flush_denormals_in_this_process()
     _WORKER = ScanWorker(bundle_path, providers, threads=1)
 
 
