@@ -12,9 +12,11 @@ All three embed the same loops with the same random HTS-AT-tiny+fusion weights:
   be built offline (it downloads RoBERTa), so its data preparation is replaced by our front-end.
 
 Each path is timed once per round, the paths interleaved, and the best of ``--rounds`` rounds counts
-(the machine is shared).
+(the machine is shared). ``--keep-denormals`` runs the onnxruntime paths without flushing denormal floats
+(``rtloop.session_options``), to see what flushing gains; it must be its own run, since onnxruntime sets
+the flag of the process's first session once per process.
 
-    python bench/embed_speed.py [--loops 24] [--seconds 4] [--batch 8] [--rounds 3]
+    python bench/embed_speed.py [--loops 24] [--seconds 4] [--batch 8] [--rounds 3] [--keep-denormals]
 """
 
 from __future__ import annotations
@@ -57,8 +59,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="loop length (4 s = two bars at 120 bpm)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds; the best counts")
+    parser.add_argument(
+        "--keep-denormals", action="store_true", help="onnxruntime's default floats: to see what flushing gains"
+    )
     args = parser.parse_args()
-    flush_denormals_in_this_process()  # as in `rtloop train`
+    flush = not args.keep_denormals
+    if flush:
+        flush_denormals_in_this_process()  # as in `rtloop train`
     torch.set_num_threads(os.cpu_count() or 1)
     rng = np.random.default_rng(0)
     bars = max(1, round(args.seconds / 2))
@@ -70,9 +77,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "encoder.onnx"
         export_encoder(model, path, frontend.channels, frontend.chunk_frames)
-        session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+        options = session_options(flush_denormals=flush)
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         quantise_encoder(path, Path(tmp) / "int8.onnx")
-        int8 = ort.InferenceSession(str(Path(tmp) / "int8.onnx"), session_options(), providers=["CPUExecutionProvider"])
+        int8 = ort.InferenceSession(str(Path(tmp) / "int8.onnx"), options, providers=["CPUExecutionProvider"])
 
     def onnx_path(batch: list[np.ndarray]) -> None:
         mel, longer = batch_inputs(batch, frontend)
@@ -97,7 +105,7 @@ def main() -> int:
             results[name] = min(results.get(name, np.inf), timed(embed, batches))
     print(
         f"{args.loops} loops of {2 * bars} s, batch {args.batch}, HTS-AT-tiny + fusion, {os.cpu_count()} CPU threads, "
-        f"best of {args.rounds} interleaved rounds"
+        f"best of {args.rounds} interleaved rounds, denormals {'flushed' if flush else 'kept'}"
     )
     base = results.get("laion-clap PyTorch", results["rtloop PyTorch"])
     for name, seconds in results.items():

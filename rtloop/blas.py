@@ -3,8 +3,9 @@
 A threaded OpenBLAS call wakes worker threads, and after it they spin for a while waiting for more
 work. On a small machine that costs twice: the wake-up costs milliseconds per call on a busy CPU (the
 daemon shares it with audio and the network), far more than a small product itself, and the spinning
-workers take cores from whatever runs next. Measured on the 2-core Xeon VM: the front-end's products
-made the next onnxruntime encoder run of an int8 graph 1.8x slower (6.7 against 12 loops/s).
+workers take cores from whatever runs next. Measured on the 2-core Xeon VM, an int8 encoder run one loop
+at a time with the front-end between runs: 6.7 loops/s with OpenBLAS's threads, 12 with
+OPENBLAS_NUM_THREADS=1.
 """
 
 from __future__ import annotations

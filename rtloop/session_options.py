@@ -50,22 +50,24 @@ def _make_first_session() -> None:
     _first_session_made = True
 
 
-def session_options(threads: int = 0) -> ort.SessionOptions:
+def session_options(threads: int = 0, flush_denormals: bool = True) -> ort.SessionOptions:
     """Options for a session of a bundle's graph.
 
     * onnxruntime's threads flush denormal floats to zero. HTS-AT's shifted windows mask attention with
       -100, so the softmax holds values near exp(-100) = 4e-44, below float32's smallest normal number;
       x86 CPUs multiply such numbers in microcode, and the attention-times-values products of every
-      shifted block ran 15x slower than the same products in the unshifted blocks. Flushed, a whole
-      encoder run is 1.4x (fp32) to 1.6x (int8) faster on the 2-core Xeon VM, and its outputs are
-      bit-identical (bench/embed_speed.py). The thread that creates and runs the sessions keeps IEEE
-      floats, and so does its share of each run, unless its process called
-      :func:`flush_denormals_in_this_process` first, as rtloop's own processes do.
+      shifted block ran 15x slower than the same products in the unshifted blocks (onnxruntime's
+      profiler, HTS-AT-tiny). Flushed, the outputs are bit-identical and the encoder is much faster
+      (``bench/embed_speed.py`` against ``bench/embed_speed.py --keep-denormals``; README, Numbers).
+      The thread that creates and runs the sessions keeps IEEE floats, and so does its share of each
+      run, unless its process called :func:`flush_denormals_in_this_process` first, as rtloop's own
+      processes do.
     * No memory pattern: its one block for every intermediate tensor held 18 MiB more resident
       (measured with HTS-AT-tiny, one loop per run) and made the encoder no faster.
 
     Args:
         threads: intra-op threads (0 = onnxruntime's default: one per core).
+        flush_denormals: False only to measure what flushing gains.
     """
     import onnxruntime as ort
 
@@ -74,6 +76,6 @@ def session_options(threads: int = 0) -> ort.SessionOptions:
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
     options.add_session_config_entry("session.load_model_format", "ONNX")
-    options.add_session_config_entry("session.set_denormal_as_zero", "1")
+    options.add_session_config_entry("session.set_denormal_as_zero", "1" if flush_denormals else "0")
     options.enable_mem_pattern = False
     return options

@@ -2,7 +2,7 @@
 makes them only in rtloop's own processes (``rtloop.session_options``).
 
 HTS-AT's masked softmax makes denormals in every shifted-window block, which x86 CPUs multiply in
-microcode; flushed, the encoder runs 1.4-1.6x faster (bench/embed_speed.py, where the speed is measured).
+microcode; what flushing gains is measured by bench/embed_speed.py (with and without --keep-denormals).
 onnxruntime sets the creating thread's flags once per process, at its first session, so each case runs
 in a fresh interpreter.
 """
