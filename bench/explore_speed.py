@@ -6,7 +6,8 @@ Builds a library database of ``--loops`` entries (one real WAV file shared by ev
 scores and 512-d embeddings: the page is measured, not the scorer), serves it, opens it in Debian's
 Chromium through Playwright and times: the page until ready, then the median of 5 of each: a change of
 the threshold slider (the map's flagged points and the table's rows), a change of the colouring aspect
-(map and table re-drawn), and a sort by name (the table).
+(map and table re-drawn), and a sort by name (the table); then a pan-and-zoom gesture through 20 map views,
+each view's drawing time (its median and p90, and the frame rate that median allows).
 """
 
 from __future__ import annotations
@@ -24,6 +25,29 @@ from rtloop.library.db import LibraryDB, LoopResult
 from rtloop.library.explore import ExploreConfig, Explorer
 from rtloop.library.projection import update_map
 from rtloop.synth import write_loop_set
+
+# Map views a pan-and-zoom gesture passes through: fractions (x0, x1, y0, y1) of the full extent.
+VIEWS = [(0.0, 1.0, 0.0, 1.0)] + [
+    (0.05 * k, 0.05 * k + 0.5 / (1 + 0.1 * k), 0.03 * k, 0.03 * k + 0.5 / (1 + 0.1 * k)) for k in range(1, 20)
+]
+# Each view through Plotly.relayout, as a drag or the scroll wheel moves the map, then two animation
+# frames: the browser has drawn it. Returns the milliseconds per view.
+PAN_AND_ZOOM = """async (views) => {
+    const gd = document.getElementById('map');
+    const [x0, x1] = gd.layout.xaxis.range, [y0, y1] = gd.layout.yaxis.range;
+    const frames = () => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+    const times = [];
+    for (const [a, b, c, d] of views) {
+        const t0 = performance.now();
+        await Plotly.relayout(gd, {
+            'xaxis.range': [x0 + a * (x1 - x0), x0 + b * (x1 - x0)],
+            'yaxis.range': [y0 + c * (y1 - y0), y0 + d * (y1 - y0)],
+        });
+        await frames();
+        times.push(performance.now() - t0);
+    }
+    return times;
+}"""
 
 
 def build(root: Path, loops: int) -> Path:
@@ -103,11 +127,17 @@ def main() -> None:
                 ]
             )
             sort = median(["document.querySelector('th[data-key=name]').click()"])
+            redraws = page.evaluate(PAN_AND_ZOOM, VIEWS)
             browser.close()
     print(f"command: python bench/explore_speed.py --loops {args.loops}")
     print(
         f"{args.loops} loops: page ready in {load:.2f} s; median of 5: threshold change {slider:.0f} ms, "
         f"colour by aspect {aspect:.0f} ms, sort by name {sort:.0f} ms (headless Chromium, software WebGL)"
+    )
+    middle, slow = np.percentile(redraws, [50, 90])
+    print(
+        f"pan and zoom: {len(redraws)} map views, each drawn in median {middle:.0f} ms, p90 {slow:.0f} ms "
+        f"({1000 / middle:.0f} frames/s at the median)"
     )
 
 
