@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,7 +15,6 @@ _IDENTITY_GRAPH = bytes.fromhex(
 )
 
 _flush_first_sessions_thread = False
-_first_session_made = False
 
 
 def flush_denormals_in_this_process() -> None:
@@ -30,6 +30,7 @@ def flush_denormals_in_this_process() -> None:
     _flush_first_sessions_thread = True
 
 
+@functools.cache
 def _make_first_session() -> None:
     """Make this process's first onnxruntime session, flagged as :func:`flush_denormals_in_this_process`
     asked; later calls change nothing.
@@ -37,9 +38,6 @@ def _make_first_session() -> None:
     onnxruntime applies the first session's denormal flag, once per process, to the thread that creates
     it as well as to its own threads; later sessions set it on onnxruntime's threads only.
     """
-    global _first_session_made
-    if _first_session_made:
-        return
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -47,7 +45,6 @@ def _make_first_session() -> None:
     if _flush_first_sessions_thread:
         options.add_session_config_entry("session.set_denormal_as_zero", "1")
     ort.InferenceSession(_IDENTITY_GRAPH, options, providers=["CPUExecutionProvider"])
-    _first_session_made = True
 
 
 def session_options(threads: int = 0, flush_denormals: bool = True) -> ort.SessionOptions:
