@@ -93,10 +93,10 @@ function drawMap() {
     unselected: { marker: { opacity: 0.35 } },
   };
   const layout = {
-    margin: { l: 40, r: 10, t: 10, b: 30 }, hovermode: "closest", uirevision: "keep", showlegend: false,
+    margin: { l: 40, r: 10, t: 10, b: 30 }, hovermode: "closest", uirevision: "keep", showlegend: false, dragmode: "pan",
     xaxis: { title: { text: "map x (PCA 1)" }, zeroline: false }, yaxis: { title: { text: "map y (PCA 2)" }, zeroline: false },
   };
-  Plotly.react("map", [points], layout, { responsive: true, displaylogo: false });
+  Plotly.react("map", [points], layout, rt.plotConfig);
 }
 
 function drawFlaggedPoints() {

@@ -26,7 +26,7 @@ async function main() {
   Plotly.react("timeline", [line, takes], {
     margin: { l: 50, r: 10, t: 10, b: 40 }, hovermode: "closest", shapes,
     yaxis: { title: { text: "variation" }, range: [0, 1.05] }, xaxis: { title: { text: "time" } },
-  }, { responsive: true, displaylogo: false });
+  }, rt.plotConfig);
   $("timeline").on("plotly_click", (ev) => {
     const r = records[ev.points[0].customdata];
     if (r && r.file) rt.play(`/take/${r.index}`, r.file);
