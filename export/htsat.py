@@ -6,8 +6,8 @@ CLAP with AFF fusion) for inference and ONNX export:
 * the log-mel front-end lives outside the network (:mod:`rtloop.frontend`), so the module takes
   ``mel`` of shape (B, C, 1001, 64) with C = 4 (fusion) or 1, plus ``longer`` (B,) bool;
 * batch size is never turned into a Python int, so an exported graph is right at every batch size;
-* the fused path is chosen per item with ``torch.where`` instead of CLAP's data-dependent indexing,
-  so export traces one graph and an item's embedding never depends on the rest of its batch;
+* the fused path runs only for the ``longer`` items, gathered by index as CLAP does, and each item
+  is computed on its own, so an item's embedding never depends on the rest of its batch;
 * the AudioSet classifier head (``tscam_conv``, ``head``) is not built: CLAP does not use it.
 """
 
@@ -223,8 +223,25 @@ class SwinStage(nn.Module):
         return self.downsample(x) if self.downsample is not None else x
 
 
+def _per_token(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """Run 1x1 convolutions, batch norms (inference statistics) and ReLUs on a (..., C) map, channel
+    last: the arithmetic they do on a (N, C, H, W) one, as matrix products."""
+    for layer in layers:
+        if isinstance(layer, nn.Conv2d):
+            x = F.linear(x, layer.weight.flatten(1), layer.bias)
+        elif isinstance(layer, nn.BatchNorm2d):
+            assert layer.running_mean is not None and layer.running_var is not None
+            x = (x - layer.running_mean) * torch.rsqrt(layer.running_var + layer.eps) * layer.weight + layer.bias
+        else:
+            x = layer(x)
+    return x
+
+
 class AFF(nn.Module):
-    """Attentional feature fusion (Dai et al. 2021) of two 2-D feature maps, CLAP's ``aff_2d``."""
+    """Attentional feature fusion (Dai et al. 2021) of two 2-D feature maps, CLAP's ``aff_2d``.
+
+    Computed on (L, H, W, C) maps, channel last, as matrix products: ONNX Runtime's blocked-layout
+    convolutions cannot take an empty batch, and a batch with no ``longer`` loop hands this an empty one."""
 
     def __init__(self, channels: int, reduction: int = 4) -> None:
         super().__init__()
@@ -244,13 +261,16 @@ class AFF(nn.Module):
         self.global_att = branch(nn.AdaptiveAvgPool2d(1))
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """Fuse (L, H, W, C) maps ``x`` and ``residual``."""
         both = x + residual
-        weight = torch.sigmoid(self.local_att(both) + self.global_att(both))
+        pooled = both.mean(dim=(1, 2), keepdim=True)  # global_att[0], the average over the map
+        weight = torch.sigmoid(_per_token(self.local_att, both) + _per_token(self.global_att[1:], pooled))
         return 2 * x * weight + 2 * residual * (1 - weight)
 
 
 class PatchEmbed(nn.Module):
-    """Patch projection of the global mel image, fused with the three local chunks where ``longer``."""
+    """Patch projection of the whole loop's mel image, fused with its three local chunks for the loops
+    longer than the clip (the ``longer`` ones); the others never compute the fusion branch."""
 
     def __init__(self, cfg: HTSATConfig) -> None:
         super().__init__()
@@ -262,17 +282,17 @@ class PatchEmbed(nn.Module):
             self.mel_conv2d = nn.Conv2d(1, cfg.embed_dim, kernel_size=(p, 3 * p), stride=(p, 3 * p))
             self.fusion_model = AFF(cfg.embed_dim)
 
-    def forward(self, x: torch.Tensor, longer: torch.Tensor) -> torch.Tensor:
-        global_x = self.proj(x[:, :1])
-        if self.fusion:
-            _, chunks, h, w = x[:, 1:].shape
-            local = self.mel_conv2d(x[:, 1:].reshape(-1, 1, h, w))
-            dim, th, tw = local.shape[1:]
-            local = local.reshape(-1, chunks, dim, th, tw).permute(0, 2, 3, 1, 4).reshape(-1, dim, th, chunks * tw)
+    def forward(self, whole: torch.Tensor, chunks: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor:
+        """``whole`` (B, 1, H, W); ``chunks`` (L, 3, H, W), the local chunks of the batch's ``rows`` (L,)."""
+        global_x = self.proj(whole)
+        if self.fusion and chunks is not None and rows is not None:
+            # no reshape of the gathered loops: ONNX Runtime refuses to reshape an empty batch, and a batch
+            # without a longer loop gathers one
+            local = torch.cat([self.mel_conv2d(chunks[:, k : k + 1]) for k in range(chunks.shape[1])], dim=-1)
             width = global_x.shape[-1]
             local = F.pad(local, (0, max(0, width - local.shape[-1])))[..., :width]
-            fused = self.fusion_model(global_x, local)
-            global_x = torch.where(longer[:, None, None, None], fused, global_x)
+            fused = self.fusion_model(global_x[rows].permute(0, 2, 3, 1), local.permute(0, 2, 3, 1))
+            global_x = global_x.index_put((rows,), fused.permute(0, 3, 1, 2))
         return self.norm(global_x.flatten(2).transpose(1, 2))
 
 
@@ -299,19 +319,30 @@ class HTSATEncoder(nn.Module):
         )
 
     def _to_image(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, T, F) mel -> (B, C, 256, 256): stretch time to 1024 frames, fold it into 4 rows."""
+        """(B, C, T, F) mel -> (B, C, 256, 256): normalise each mel bin (bn0), stretch time to 1024
+        frames, fold it into 4 rows."""
         cfg = self.cfg
+        x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         target_t = cfg.spec_size * cfg.freq_ratio
         if x.shape[2] < target_t:
             x = stretch_time(x, target_t)
-        c, f = x.shape[1], x.shape[3]
-        x = x.transpose(2, 3).reshape(-1, c, f, cfg.freq_ratio, target_t // cfg.freq_ratio)
-        return x.permute(0, 1, 3, 2, 4).reshape(-1, c, f * cfg.freq_ratio, target_t // cfg.freq_ratio)
+        # slices and a concatenation, no reshape: this also folds the empty batch of local chunks that a
+        # batch without a longer loop has, which ONNX Runtime's reshapes refuse
+        x, rows = x.transpose(2, 3), target_t // cfg.freq_ratio
+        return torch.cat([x[..., k * rows : (k + 1) * rows] for k in range(cfg.freq_ratio)], dim=2)
 
     def latent(self, mel: torch.Tensor, longer: torch.Tensor) -> torch.Tensor:
-        """Pooled HTS-AT latent (CLAP's ``embedding`` output of the audio branch), (B, latent_dim)."""
-        x = self.bn0(mel.transpose(1, 3)).transpose(1, 3)
-        x = self.patch_embed(self._to_image(x), longer)
+        """Pooled HTS-AT latent (CLAP's ``embedding`` output of the audio branch), (B, latent_dim).
+
+        Channel 0 of ``mel`` is the whole loop; with fusion, channels 1-3 are its local chunks, which
+        only the ``longer`` loops use (CLAP's own indexing): the others' are never computed, so a
+        batch of loops within the clip costs what a model without fusion does."""
+        whole = self._to_image(mel[:, :1])
+        rows = chunks = None
+        if self.cfg.fusion:
+            rows = torch.nonzero(longer).flatten()
+            chunks = self._to_image(mel[rows, 1:])
+        x = self.patch_embed(whole, chunks, rows)
         for stage in self.layers:
             x = stage(x)
         return self.norm(x).mean(dim=1)

@@ -109,6 +109,27 @@ def test_embedding_does_not_depend_on_the_rest_of_the_batch() -> None:
     assert not torch.allclose(together[0], together[1])
 
 
+@pytest.mark.parametrize("longer", [[False], [True], [False, False, False], [True, False, True]])
+def test_exported_graph_runs_batches_with_and_without_longer_loops(tmp_path: Path, longer: list[bool]) -> None:
+    """Only the longer loops compute the fusion branch, so a batch without one hands it an empty batch:
+    the graph must run that in ONNX Runtime (whose reshapes refuse an empty batch) and agree with PyTorch."""
+    import onnxruntime as ort
+
+    from export.onnx_export import export_encoder
+    from rtloop.session_options import session_options
+
+    torch.manual_seed(0)
+    model = HTSATEncoder(htsat_config("HTSAT-tiny", fusion=True)).eval()
+    export_encoder(model, tmp_path / "encoder.onnx", 4, 1001)
+    session = ort.InferenceSession(str(tmp_path / "encoder.onnx"), session_options(), providers=["CPUExecutionProvider"])
+    mel = torch.randn(len(longer), 4, 1001, 64)
+    flags = torch.tensor(longer)
+    with torch.no_grad():
+        _, expected = model(mel, flags)
+    (got,) = session.run(["embedding"], {"mel": mel.numpy(), "longer": flags.numpy()})
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
+
+
 def _tiny_state(fusion: bool) -> dict[str, torch.Tensor]:
     model = HTSATEncoder(htsat_config("HTSAT-tiny", fusion=fusion))
     state = {f"audio_branch.{k}": v for k, v in model.state_dict().items() if not k.startswith("audio_projection.")}
