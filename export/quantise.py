@@ -12,8 +12,8 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from export.onnx_export import ParityError, cosine
 
 # Measured on HTS-AT-tiny+fusion (bench/int8.py; README, Numbers): quantising the Conv nodes as well
-# (ConvInteger; 6 then, 4 now) made the graph slower on the CPU and the embeddings no closer; onnxruntime's pre-processing
-# (shape inference + optimisation) changed neither.
+# (ConvInteger; 6 then, 4 now) made the graph slower on the CPU and the embeddings no closer;
+# onnxruntime's pre-processing (shape inference + optimisation) changed neither.
 QUANTISED_OPS = ("MatMul", "Gemm")
 # 7-bit weights: x86 CPUs without VNNI multiply u8 x s8 pairs into saturating int16 sums (VPMADDUBSW),
 # which with full 8-bit weights put the embeddings at cosine 0.93 to fp32's; with 7 bits no sum can

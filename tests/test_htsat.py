@@ -121,7 +121,8 @@ def test_exported_graph_runs_batches_with_and_without_longer_loops(tmp_path: Pat
     torch.manual_seed(0)
     model = HTSATEncoder(htsat_config("HTSAT-tiny", fusion=True)).eval()
     export_encoder(model, tmp_path / "encoder.onnx", 4, 1001)
-    session = ort.InferenceSession(str(tmp_path / "encoder.onnx"), session_options(), providers=["CPUExecutionProvider"])
+    path = str(tmp_path / "encoder.onnx")
+    session = ort.InferenceSession(path, session_options(), providers=["CPUExecutionProvider"])
     mel = torch.randn(len(longer), 4, 1001, 64)
     flags = torch.tensor(longer)
     with torch.no_grad():
