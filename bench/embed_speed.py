@@ -14,14 +14,18 @@ All three embed the same loops with the same random HTS-AT-tiny+fusion weights:
 Each path is timed once per round, the paths interleaved, and the best of ``--rounds`` rounds counts
 (the machine is shared). ``--keep-denormals`` runs the onnxruntime paths without flushing denormal floats
 (``rtloop.session_options``), to see what flushing gains; it must be its own run, since onnxruntime sets
-the flag of the process's first session once per process.
+the flag of the process's first session once per process. ``--matmul-bound`` then profiles the fp32
+graph in onnxruntime and prints how much of its time the matrix products take: laion-clap's time per loop
+over theirs bounds the fp32 ratio on this CPU, were everything else free.
 
     python bench/embed_speed.py [--loops 24] [--seconds 4] [--batch 8] [--rounds 3] [--keep-denormals]
+                                [--matmul-bound]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -53,6 +57,33 @@ def timed(fn, batches) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - start
 
 
+MATRIX_PRODUCTS = {"MatMul", "FusedMatMul", "Gemm"}
+
+
+def matmul_share(
+    graph: bytes, flush: bool, batches: list[list[np.ndarray]], frontend: FrontEndConfig
+) -> tuple[float, float]:
+    """Seconds per loop of the fp32 ``graph``'s matrix-product kernels, and of all its kernels, from
+    onnxruntime's profiler over one run of each batch (after a warm-up run)."""
+    options = session_options(flush_denormals=flush)
+    options.enable_profiling = True
+    folder = tempfile.mkdtemp(prefix="rtloop-profile-")
+    options.profile_file_prefix = str(Path(folder) / "encoder")
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    inputs = [dict(zip(("mel", "longer"), batch_inputs(batch, frontend), strict=True)) for batch in batches]
+    session.run(["embedding"], inputs[0])
+    for feed in inputs:
+        session.run(["embedding"], feed)
+    profile = Path(session.end_profiling())
+    events = json.loads(profile.read_text())
+    profile.unlink()
+    Path(folder).rmdir()
+    kernels = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    loops = sum(len(batch) for batch in batches) + len(batches[0])  # the warm-up run is profiled too
+    matmul = sum(e["dur"] for e in kernels if e["args"]["op_name"] in MATRIX_PRODUCTS)
+    return matmul / 1e6 / loops, sum(e["dur"] for e in kernels) / 1e6 / loops
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loops", type=int, default=24)
@@ -61,6 +92,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds; the best counts")
     parser.add_argument(
         "--keep-denormals", action="store_true", help="onnxruntime's default floats: to see what flushing gains"
+    )
+    parser.add_argument(
+        "--matmul-bound", action="store_true", help="profile the fp32 graph: what its matrix products leave"
     )
     args = parser.parse_args()
     flush = not args.keep_denormals
@@ -79,6 +113,7 @@ def main() -> int:
         export_encoder(model, path, frontend.channels, frontend.chunk_frames)
         options = session_options(flush_denormals=flush)
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        graph = path.read_bytes()
         quantise_encoder(path, Path(tmp) / "int8.onnx")
         int8 = ort.InferenceSession(str(Path(tmp) / "int8.onnx"), options, providers=["CPUExecutionProvider"])
 
@@ -110,6 +145,14 @@ def main() -> int:
     base = results.get("laion-clap PyTorch", results["rtloop PyTorch"])
     for name, seconds in results.items():
         print(f"  {name:<27} {args.loops / seconds:7.2f} loops/s   {base / seconds:5.2f}x laion-clap")
+    if args.matmul_bound:
+        matmul, kernels = matmul_share(graph, flush, batches, frontend)
+        print(
+            f"fp32 graph, onnxruntime's profiler: matrix products {1000 * matmul:.1f} ms per loop of "
+            f"{1000 * kernels:.1f} ms in kernels ({100 * matmul / kernels:.0f} %); laion-clap's "
+            f"{1000 * base / args.loops:.1f} ms per loop is {base / args.loops / matmul:.2f}x the matrix products "
+            "alone: the most fp32 can reach on this CPU, were everything else free"
+        )
     return 0
 
 
