@@ -364,6 +364,35 @@ def test_library_page_sorts_filters_plays_and_exports(
 
 
 @pytest.mark.slow
+def test_map_draws_at_the_screens_resolution_pans_with_a_drag_and_zooms_with_the_wheel(
+    browser: object, explorer: Explorer, tmp_path: Path
+) -> None:
+    page, _ = open_page(browser, explorer.url, tmp_path)
+    view = "() => { const L = document.getElementById('map').layout; return [L.xaxis.range, L.yaxis.range]; }"
+    # Plotly's default would draw WebGL at twice the screen's resolution (devicePixelRatio is 1 here)
+    canvas = page.evaluate(
+        "() => { const c = document.querySelector('#map canvas.gl-canvas-context'); "
+        "return [c.width, c.getBoundingClientRect().width]; }"
+    )
+    assert canvas[0] == round(canvas[1])
+    box = page.locator("#map .nsewdrag").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    (x0, x1), (y0, y1) = page.evaluate(view)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 100, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function(f"() => document.getElementById('map').layout.xaxis.range[0] > {x0}")
+    (px0, px1), _ = page.evaluate(view)
+    assert px1 - px0 == pytest.approx(x1 - x0), "a drag moves the view without zooming"
+    page.mouse.wheel(0, -300)  # zooms in by about a tenth
+    narrower = 0.95 * (x1 - x0)
+    page.wait_for_function(
+        f"() => {{ const r = document.getElementById('map').layout.xaxis.range; return r[1] - r[0] < {narrower}; }}"
+    )
+
+
+@pytest.mark.slow
 def test_takes_page_plays_a_take_from_the_timeline(
     browser: object, tmp_path: Path, library: tuple[Path, list[Path]]
 ) -> None:
