@@ -109,9 +109,10 @@ def mel_filterbank(cfg: FrontEndConfig) -> np.ndarray:
 def _filtered_bins(cfg: FrontEndConfig) -> tuple[slice, np.ndarray]:
     """The FFT bins some mel filter covers, and the filterbank's rows for them: the others only multiply
     by zero (with the CLAP defaults, bins 2-298 of 513)."""
-    used = np.flatnonzero(mel_filterbank(cfg).any(axis=1))
+    filterbank = mel_filterbank(cfg)
+    used = np.flatnonzero(filterbank.any(axis=1))
     bins = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 0)
-    filters = np.ascontiguousarray(mel_filterbank(cfg)[bins])
+    filters = np.ascontiguousarray(filterbank[bins])
     filters.setflags(write=False)
     return bins, filters
 
