@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rtloop.errors import DeviceError
+from rtloop.pages import resident_zeros
 from rtloop.resources import Closing
 from rtloop.ring import RingBuffer
 
@@ -131,7 +132,7 @@ class SoundDeviceInput(Closing):
         self.ring = RingBuffer(int(RING_SECONDS * self.sample_rate))
         self.xruns = 0
         self.last_xrun_frame = -1
-        self.callback_seconds = np.zeros(8192)
+        self.callback_seconds = resident_zeros(8192, np.float64)
         self.callbacks = 0
         self._column = channel - 1
         self._timeline = _Timeline(self.sample_rate)

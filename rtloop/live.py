@@ -32,6 +32,7 @@ from rtloop.midi_input import ClockInput
 from rtloop.midi_out import CcMap, MidiCcOut
 from rtloop.osc_io import ControlServer, OscOut
 from rtloop.osc_spec import DEFAULT_PREFIX
+from rtloop.pages import no_huge_pages_in_this_process
 from rtloop.reporter import Reporter
 from rtloop.results import Summary
 from rtloop.scorer_process import REPLY_TIMEOUT, ScorerProcess
@@ -174,6 +175,7 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
         untagged, tag = print_line, f"[{cfg.name}] "
         print_line = lambda line: untagged(tag + line)  # noqa: E731
     prefix = osc_prefix(cfg)
+    no_huge_pages_in_this_process()  # the audio thread's process: see rtloop.pages
     with contextlib.ExitStack() as stack:
         bundle = load_bundle(cfg.bundle)
         audio: AudioSource = stack.enter_context(_audio_source(cfg, bundle.frontend.sample_rate))

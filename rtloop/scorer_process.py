@@ -24,6 +24,7 @@ from rtloop.bundle import Bundle, load_bundle
 from rtloop.errors import BundleError, RtloopError
 from rtloop.grid import Grid
 from rtloop.heap import return_free_memory
+from rtloop.pages import no_huge_pages_in_this_process
 from rtloop.resources import Closing
 from rtloop.scores import AspectScores, Scores
 
@@ -48,6 +49,7 @@ def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, thre
     from rtloop.session_options import flush_denormals_in_this_process
 
     flush_denormals_in_this_process()
+    no_huge_pages_in_this_process()  # its faults and khugepaged's copies would stall JACK's threads
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent closes us
     try:

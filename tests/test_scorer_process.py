@@ -1,4 +1,5 @@
-"""The scoring child under supervision: killed or stopped, it is detected and replaced (real processes)."""
+"""The scoring child under supervision: killed or stopped, it is detected and replaced; it runs without
+transparent huge pages (real processes)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,23 @@ def _answer(scorer: ScorerProcess, timeout: float = 60.0) -> Scores:
     assert [type(a) for a in answers] == [AspectScores, Scores]
     assert all(np.array_equal(answers[0].variation[k], answers[1].aspects[k]) for k in answers[0].variation)
     return answers[1]
+
+
+def _huge_pages_allowed(pid: int | None) -> bool | None:
+    """Whether transparent huge pages are on for a process (Linux 5.0+'s ``THP_enabled``), else None."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("THP_enabled:"):
+            return line.split()[1] == "1"
+    return None
+
+
+def test_the_scoring_child_runs_without_transparent_huge_pages(trained_bundle: Path) -> None:
+    """Its huge-page faults and khugepaged's copies of its memory stalled JACK's realtime threads."""
+    with ScorerProcess(load_bundle(trained_bundle)) as scorer:
+        allowed = _huge_pages_allowed(scorer.pid)
+    if allowed is None:
+        pytest.skip("this kernel's /proc/PID/status has no THP_enabled (Linux < 5.0)")
+    assert not allowed
 
 
 def test_killed_and_stopped_children_are_detected_and_replaced(trained_bundle: Path) -> None:
