@@ -6,6 +6,8 @@ One run prints what issue 11's targets ask for:
   PortAudio input, rtloop's internal clock, the bundle's encoder on the CPU; rtloop's own summary
   (latency p50/p95/p99, the descriptor aspects' (sent before the network answers), audio callback
   duration, xruns during scoring);
+* the CPU time the hypervisor stole from the machine during the live run (``steal`` in /proc/stat):
+  on a VM, a stolen stretch stops even JACK's realtime threads, an xrun no program inside can prevent;
 * resident memory of the daemon and its scoring child (largest sampled ``RssAnon + RssFile``: without
   JACK's shared memory segment, which every JACK client maps; ``VmHWM`` beside it);
 * then, with the daemon gone, one bare laion-clap PyTorch pass (its HTS-AT-tiny + fusion and the audio
@@ -74,6 +76,16 @@ def machine() -> str:
 def load() -> str:
     """The 1-minute load average: other work on the machine slows both measurements, not always alike."""
     return f"load average {os.getloadavg()[0]:.2f}"
+
+
+def stolen_seconds() -> float | None:
+    """CPU time the hypervisor has taken from this VM's CPUs since boot (``steal`` in /proc/stat, all
+    CPUs together), or None where it is not reported. A stolen stretch stops even a realtime audio thread."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def proc_status_kib(pid: int | str) -> dict[str, int]:
@@ -287,9 +299,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         take = Path(tmp) / "take.wav"
         sf.write(take, np.concatenate(bars), RATE)
+        stolen_before = stolen_seconds()
         out, memory = live_run(args, take)
+        stolen_after = stolen_seconds()
     summary = out[out.index("loops scored:") :] if "loops scored:" in out else out[-2000:]
-    print(f"live run done ({load()})")
+    stolen = (
+        ""
+        if stolen_before is None or stolen_after is None
+        else f", CPU time stolen by the hypervisor {stolen_after - stolen_before:.2f} s"
+    )
+    print(f"live run done ({load()}{stolen})")
     print(summary.strip())
     print("memory (sampled every 0.5 s while scoring):")
     print("\n".join(memory.lines()))
