@@ -289,11 +289,12 @@ def main() -> int:
     args = parser.parse_args()
     if not (args.bundle / "manifest.json").is_file():
         parser.error(f"no bundle at {args.bundle}: run `rtloop demo` once, or pass --bundle")
+    bar_seconds = 240 / args.bpm
     rng = np.random.default_rng(0)
     bars = [bass_loop(args.bpm, 1, RATE, rng) for _ in range(args.bars + 3)]
     print(
         f"{machine()}; bundle {args.bundle.name} on CPU, {args.threads} scoring thread(s), "
-        f"{args.bars} bars of {240 / args.bpm:.2f} s, JACK dummy {RATE // 1000} kHz/{BLOCK}; {load()}",
+        f"{args.bars} bars of {bar_seconds:.2f} s, JACK dummy {RATE // 1000} kHz/{BLOCK}; {load()}",
         flush=True,
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -315,7 +316,6 @@ def main() -> int:
 
     count = args.laion_bars or args.bars
     print(f"laion-clap pass starts ({load()})", flush=True)
-    bar_seconds = 240 / args.bpm
     laion = laion_pass_ms(bars[: args.bars], count, (bar_seconds, None))
     live = parsed(LIVE_LINE, summary)
     fast = parsed(FAST_LINE, summary)

@@ -4,9 +4,9 @@ Transparent huge pages cost a realtime thread twice. A first write into a huge-p
 and zeroes 2 MiB at once, and the kernel's khugepaged copies small pages into huge ones in the
 background. Each took about 9 ms on a 2-core AMD EPYC VM, and that kernel is not preemptible
 (``CONFIG_PREEMPT_NONE``), so JACK's realtime threads waited for them past a 256-frame period: every
-xrun of ``bench/latency.py`` there was one of the two (``perf sched timehist``). numpy asks for huge
-pages for every array of 4 MiB and more, so both happened to the audio ring and to the scoring
-child's arrays.
+xrun ``perf sched timehist`` caught there in ``bench/latency.py`` before this module was one of the
+two. numpy asks for huge pages for every array of 4 MiB and more, so both happened to the audio ring
+and to the scoring child's arrays.
 """
 
 from __future__ import annotations
