@@ -12,11 +12,10 @@ import enum
 import multiprocessing
 import os
 import signal
-import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +26,10 @@ from rtloop.heap import return_free_memory
 from rtloop.pages import no_huge_pages_in_this_process
 from rtloop.resources import Closing
 from rtloop.scores import AspectScores, Scores
+from rtloop.wave_handoff import WaveReceiver, WaveSender
+
+if TYPE_CHECKING:
+    from rtloop.scorer import Scorer
 
 CHILD_NICE = 10
 START_TIMEOUT = 120.0
@@ -43,8 +46,9 @@ class ScoreError(RtloopError, ValueError):
 
 
 def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, threads: int) -> None:
-    """Child process: load the bundle, warm up, then answer each ``(waves, grids, windows)`` request with
-    its descriptor aspects (:class:`AspectScores`, bundles with aspects) and then its :class:`Scores`."""
+    """Child process: load the bundle, warm up, then answer each ``(segment, lengths, grids, windows)``
+    request (the waves are in shared memory, see :mod:`rtloop.wave_handoff`) with its descriptor aspects
+    (:class:`AspectScores`, bundles with aspects) and then its :class:`Scores`."""
     from rtloop.scorer import Scorer  # onnxruntime: loaded in this process only
     from rtloop.session_options import flush_denormals_in_this_process
 
@@ -64,6 +68,12 @@ def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, thre
         return
     return_free_memory()  # the bundle's graphs, read twice, and the self-test's buffers
     conn.send(("ready", scorer.providers))
+    with WaveReceiver() as receiver:
+        _answer_requests(conn, scorer, receiver)
+
+
+def _answer_requests(conn: Connection, scorer: Scorer, receiver: WaveReceiver) -> None:
+    """Child process: answer requests until the parent says stop (None) or goes away."""
     while True:
         try:
             request = conn.recv()
@@ -71,8 +81,9 @@ def _serve(conn: Connection, bundle_path: str, providers: list[str] | None, thre
             return
         if request is None:
             return
-        waves, grids, windows = request
+        segment, lengths, grids, windows = request
         try:
+            waves = receiver.take(segment, lengths)
             aspects = scorer.score_aspects(waves, grids, windows)
             if aspects is not None:
                 conn.send(("aspects", aspects))
@@ -121,6 +132,7 @@ class ScorerProcess(Closing):
         self.reply_timeout = reply_timeout
         self._args = (str(bundle.path), providers, threads)
         self._context = multiprocessing.get_context("spawn")
+        self._waves = WaveSender()
         self._spawn()
         try:
             self._wait_ready()
@@ -136,8 +148,6 @@ class ScorerProcess(Closing):
         self._process.start()
         child.close()
         self._state, self._since = _State.STARTING, time.monotonic()
-        self._sender: threading.Thread | None = None
-        self._sent_failure: BaseException | None = None
         self.providers: list[str] = []
 
     def _wait_ready(self) -> None:
@@ -162,27 +172,22 @@ class ScorerProcess(Closing):
         """Hand mono waveforms at the bundle's rate, with their grids (see :meth:`Scorer.score`), to
         the child; the answer comes from :meth:`poll`.
 
-        Never blocks: a loop is larger than a pipe's buffer, so a thread writes it, and a child that is
-        stopped or hung cannot stall the caller (its failure shows in :meth:`poll`).
+        Never blocks: the waves go into shared memory, and the short request naming them fits the
+        pipe's buffer even when the child is stopped or hung (its failure shows in :meth:`poll`).
 
         Raises:
             RuntimeError: a request is already under way, or the child is still starting.
+            AudioError: a wave is not mono.
+            ScorerFailed: the child is gone.
         """
         if self._state is not _State.READY:
             raise RuntimeError(f"the scorer is {self._state.value}, not ready")
-        self._sent_failure = None
-        self._sender = threading.Thread(
-            target=self._send, args=(self._conn, (waves, grids, windows)), name="rtloop-scorer-send", daemon=True
-        )
-        self._sender.start()
-        self._state, self._since = _State.BUSY, time.monotonic()
-
-    def _send(self, conn: Connection, request: tuple[Any, ...]) -> None:
-        """Thread: write one request to the child; a broken pipe is kept for :meth:`poll` to raise."""
+        segment, lengths = self._waves.put(waves)
         try:
-            conn.send(request)
+            self._conn.send((segment, lengths, grids, windows))
         except (OSError, ValueError) as exc:
-            self._sent_failure = exc
+            raise ScorerFailed(f"the scoring process is gone ({exc})") from exc
+        self._state, self._since = _State.BUSY, time.monotonic()
 
     def poll(self, now: float) -> Scores | AspectScores | None:
         """The next answer to the submitted request if one has arrived, else None: first the loop's
@@ -194,8 +199,6 @@ class ScorerProcess(Closing):
         """
         if self._state is _State.READY:
             return None
-        if self._sent_failure is not None:
-            raise ScorerFailed(f"the scoring process is gone ({self._sent_failure})")
         try:
             arrived = self._conn.poll()
             message = self._conn.recv() if arrived else None
@@ -263,20 +266,16 @@ class ScorerProcess(Closing):
         if self._process.is_alive():
             self._process.kill()
         self._process.join(timeout=5)
-        # The child's end is gone now, so a write still under way fails at once; only then may the
-        # connection close: its descriptor number is reused by the next child's pipe.
-        if self._sender is not None:
-            self._sender.join(timeout=5)
         self._conn.close()
 
     def close(self) -> None:
-        """Stop the child: politely if it is idle, by SIGKILL otherwise."""
-        if self._conn.closed:
-            return
-        if self._state is _State.READY:
-            try:
-                self._conn.send(None)
-            except (OSError, ValueError):
-                pass
-            self._process.join(timeout=5)
-        self._kill()
+        """Stop the child: politely if it is idle, by SIGKILL otherwise; free the shared memory."""
+        if not self._conn.closed:
+            if self._state is _State.READY:
+                try:
+                    self._conn.send(None)
+                except (OSError, ValueError):
+                    pass
+                self._process.join(timeout=5)
+            self._kill()
+        self._waves.close()

@@ -61,6 +61,19 @@ def test_the_scoring_child_runs_without_transparent_huge_pages(trained_bundle: P
     assert not allowed
 
 
+def test_loops_of_any_length_reach_the_child_and_its_shared_memory_goes_with_it(trained_bundle: Path) -> None:
+    rng = np.random.default_rng(1)
+    bar = bass_loop(120.0, 1, 48000, rng)
+    long = bass_loop(120.0, 8, 48000, rng)  # 16 s: more than the first shared memory segment holds
+    with ScorerProcess(load_bundle(trained_bundle)) as scorer:
+        first = scorer.score([bar])
+        both = scorer.score([long, bar])
+        segment = scorer._waves._memory.name  # type: ignore[union-attr]
+        assert Path("/dev/shm", segment).exists()
+    assert np.isfinite(both.raw).all() and both.raw[1] == pytest.approx(first.raw[0], rel=1e-6)
+    assert not Path("/dev/shm", segment).exists()
+
+
 def test_killed_and_stopped_children_are_detected_and_replaced(trained_bundle: Path) -> None:
     loop = bass_loop(120.0, 1, 48000, np.random.default_rng(0))
     with ScorerProcess(load_bundle(trained_bundle)) as scorer:
