@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rtloop.descriptors.order_stats import median, percentile
 from rtloop.descriptors.rhythm import canonical_beat
 from rtloop.descriptors.samples import TOP_BANDS_HZ, Samples
-from rtloop.descriptors.spectra import ANALYSIS_RATE, HOP, N_FFT, Spectra
+from rtloop.descriptors.spectra import ANALYSIS_RATE, HOP, N_FFT, Spectra, windows
 
 if TYPE_CHECKING:
     from rtloop.grid import Grid
@@ -84,7 +85,7 @@ def _dropouts(samples: Samples, grid: Grid) -> list[float]:
         return [0.0, 0.0, 0.0, 0.0, samples.inner_silence]
     ahead = _running_max(levels, hold)  # max over the next 12 ms
     behind = np.roll(ahead, hold)  # max over the previous 12 ms
-    audible = np.median(ahead) - 20.0
+    audible = median(ahead) - 20.0
     # A cut signal is gone within a block; even a fast release leaves sound in the next 12 ms.
     sudden_drop = float(np.clip(np.max(np.where(behind > audible, behind - ahead, 0.0)), 0.0, 100.0))
     context = max(hold + 1, int(round(_CONTEXT / samples.level_seconds)))
@@ -216,7 +217,7 @@ def _sample_repeat(x: np.ndarray, start: int, lag: int) -> float:
         return 0.0
     wrapped = np.concatenate([x, x[: 2 * lag + 2 * HOP]])
     a = wrapped[start : start + lag].astype(np.float64)
-    shifts = np.lib.stride_tricks.sliding_window_view(wrapped[start + lag - HOP : start + 2 * lag + HOP], lag)
+    shifts = windows(wrapped[start + lag - HOP : start + 2 * lag + HOP], lag)
     num = np.einsum("ij,j->i", shifts, a)  # einsum: no BLAS threads (see rtloop.blas)
     den = np.sqrt(np.einsum("ij,ij->i", shifts, shifts) * float(np.einsum("i,i->", a, a))) + _EPS
     return _exactness(float(np.max(num / den)))
@@ -246,8 +247,11 @@ def _mirror_scan(x: np.ndarray, centre: int, length: int, reach: int) -> tuple[f
     within ``reach`` of ``centre`` (circular), and that m."""
     seg = np.take(x, np.arange(centre - reach - length, centre + reach + length + 1), mode="wrap").astype(np.float64)
     m = np.arange(2 * reach + 1)  # candidate point - (centre - reach); in seg, its window before
-    windows = np.lib.stride_tricks.sliding_window_view(seg, length)  # starts at m, after at m + length
-    after, before = windows[length : length + 2 * reach + 1], windows[: 2 * reach + 1, ::-1]
+    after = windows(seg, length)[length : length + 2 * reach + 1]
+    # The window before m, reversed, is a window of the reversed segment: contiguous, so the products
+    # below run at full speed (a reversed view is strided).
+    reversed_windows = windows(seg[::-1].copy(), length)
+    before = reversed_windows[len(seg) - length - 2 * reach : len(seg) - length + 1][::-1]
     # Window sums from running sums: the means are removed without copying a window.
     c1 = np.concatenate([[0.0], np.cumsum(seg)])
     c2 = np.concatenate([[0.0], np.cumsum(seg**2)])
@@ -268,8 +272,8 @@ def _noise(spectra: Spectra) -> list[float]:
     power = spectra.power.astype(np.float64)
     energy = power.sum(axis=1)
     level = 10 * np.log10(energy + _EPS)
-    noise_floor = float(np.clip(np.percentile(level, 10) - np.percentile(level, 90), -80.0, 0.0))
-    quiet = energy <= np.percentile(energy, 25)
+    noise_floor = float(np.clip(percentile(level, 10) - percentile(level, 90), -80.0, 0.0))
+    quiet = energy <= percentile(energy, 25)
     qp = power[quiet, 4:] + _EPS
     quiet_flatness = float(np.mean(np.exp(np.mean(np.log(qp), axis=1)) / np.mean(qp, axis=1)))
     freqs = np.arange(power.shape[1]) * ANALYSIS_RATE / N_FFT
@@ -277,7 +281,7 @@ def _noise(spectra: Spectra) -> list[float]:
     quiet_high = float(np.log10((high[quiet].sum() + _EPS) / (energy[quiet].sum() + _EPS) + 1e-8))
     # Steady noise lifts the quietest moments of every high band.
     high_bands = spectra.log_bands[:, spectra.log_bands.shape[1] // 2 :]
-    band_floor = float(np.mean(np.percentile(high_bands, 5, axis=0) - high_bands.mean(axis=0)))
+    band_floor = float(np.mean(percentile(high_bands, 5, axis=0) - high_bands.mean(axis=0)))
     return [noise_floor, quiet_flatness, quiet_high, band_floor]
 
 
@@ -289,7 +293,7 @@ def _hiss(samples: Samples) -> list[float]:
     the quietest moments lit and flattens the movement.
     """
     level = 10 * np.log10(_blocks(samples.hiss_blocks, _HISS_BLOCKS).mean(axis=1) + 1e-10)
-    low, high = np.percentile(level, [10, 90])
+    low, high = percentile(level, 10), percentile(level, 90)
     return [float(low), float(high - low)]
 
 
@@ -305,7 +309,7 @@ def _top_floor(samples: Samples) -> list[float]:
     """The quietest tenth of each top band (4..20 kHz, at the input's rate), dB relative to the loop's
     mean power: instruments sound up there in bursts (a cymbal's or a pick's attack and decay), whereas
     broadband noise keeps every top band lit, most of all the highest, where the instrument has least."""
-    return [float(v) for v in np.percentile(samples.top_bands, 10, axis=0)]
+    return [float(v) for v in percentile(samples.top_bands, 10, axis=0)]
 
 
 def features(spectra: Spectra, samples: Samples, grid: Grid) -> np.ndarray:
