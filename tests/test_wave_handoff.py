@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from multiprocessing import shared_memory
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,11 +16,8 @@ from rtloop.wave_handoff import WaveReceiver, WaveSender
 
 
 def _exists(name: str) -> bool:
-    try:
-        shared_memory.SharedMemory(name=name).close()
-    except FileNotFoundError:
-        return False
-    return True
+    """Whether segment ``name`` is there (Linux; attaching would register it with our resource tracker)."""
+    return Path("/dev/shm", name).exists()
 
 
 def test_waves_arrive_exactly_and_a_larger_request_grows_the_segment() -> None:
@@ -51,3 +52,19 @@ def test_bad_requests_get_a_clear_error() -> None:
             receiver.take(name, [200, -100])
         with pytest.raises(FileNotFoundError):
             receiver.take("rtloop-no-such-segment", [10])
+
+
+def test_a_killed_daemons_segment_is_unlinked_by_the_resource_tracker() -> None:
+    code = (
+        "import os, signal, numpy as np\n"
+        "from rtloop.wave_handoff import WaveSender\n"
+        "print(WaveSender().put([np.zeros(10, np.float32)])[0], flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    name = done.stdout.strip()
+    deadline = time.monotonic() + 10
+    while _exists(name):
+        assert time.monotonic() < deadline, f"{name} outlived its process"
+        time.sleep(0.05)
