@@ -1,7 +1,7 @@
 """Percentiles and medians of the short arrays the descriptors summarise, value for value as numpy's.
 
 ``np.percentile`` spends about 50 µs a call checking and reshaping its arguments, five times the work
-on a few hundred frames, and the descriptors take seven order statistics a loop inside the 20 ms their
+on a few hundred frames, and the descriptors take eight order statistics a loop inside the 20 ms their
 aspects have after a bar boundary. These do numpy's arithmetic (its default ``linear`` method, NaN
 propagating) with none of its generality: real arrays, one axis or all, one percentile a call.
 """
