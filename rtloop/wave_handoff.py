@@ -72,7 +72,7 @@ class WaveReceiver(Closing):
             self.close()
             self._memory = shared_memory.SharedMemory(name=name)
         total = sum(lengths)
-        if min(lengths, default=0) < 0 or 4 * total > self._memory.size:
+        if min(lengths) < 0 or 4 * total > self._memory.size:
             raise ValueError(f"a request of {total} samples does not fit its {self._memory.size}-byte segment")
         flat = np.ndarray((total,), np.float32, self._memory.buf)
         waves = np.split(flat.copy(), np.cumsum(lengths)[:-1])
