@@ -1,13 +1,15 @@
 """The cost of an int8 encoder (``rtloop train --encoder-precision int8``) against fp32, in one run.
 
 On synthetic bass loops (``rtloop.synth``) and random HTS-AT-tiny+fusion weights (seed 0, as
-``bench/embed_speed.py``), with the graphs training makes (``export.encoder_graph.EncoderGraph``):
+``bench/embed_speed.py``), or a LAION-CLAP checkpoint's (``--clap-ckpt``: what int8 costs a pretrained
+encoder), with the graphs training makes (``export.encoder_graph.EncoderGraph``):
 
 * throughput of the fp32 and the int8 ``encoder.onnx`` in onnxruntime, numpy front-end included, at
   batch 8 and batch 1: the best of ``--rounds`` interleaved rounds (the machine is shared), and the ratio.
   rtloop runs an int8 graph one loop per run (``rtloop.scorer.run_encoder``: its activation scales are
   per batch), so its own int8 throughput is the batch-1 figure; batch 8 is what the graph could do;
-* cosine of the int8 graph's embeddings and latents to the fp32 graph's (mean, min);
+* cosine of the int8 graph's embeddings and latents to the fp32 graph's (mean, min), and how much the
+  distance between every two loops changes (median, max; ``export.quantise.distance_change``);
 * with ``--auc`` (a few minutes): ROC-AUC of the planted deviations (``rtloop.synth.DEVIATIONS``, each
   against the normal test loops, and all together: ``overall``) for a bundle trained with each precision
   by ``export.train.train`` on the same loops, with the sound aspect in the overall (``with-sound``):
@@ -15,6 +17,7 @@ On synthetic bass loops (``rtloop.synth``) and random HTS-AT-tiny+fusion weights
 
     PYTHONPATH=$PWD python bench/int8.py [--loops 16] [--rounds 3] [--threads 0]
         [--auc] [--train 24] [--per-class 6] [--detector svdd-residual]
+        [--clap-ckpt FILE [--amodel A] [--no-fusion] [--trust-checkpoint]]
 
 int8 against laion-clap's PyTorch path: ``bench/embed_speed.py`` (its "rtloop ONNX Runtime int8" row).
 """
@@ -35,12 +38,14 @@ import onnxruntime as ort
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from embed_speed import timed  # noqa: E402  (bench/ is a folder of scripts, not a package)
-from quality import aucs, train_quietly  # noqa: E402
+from quality import Encoder, add_encoder_arguments, aucs, encoder_from, train_quietly  # noqa: E402
 
 from export.clap_checkpoint import build_encoder  # noqa: E402
 from export.encoder_graph import EncoderGraph  # noqa: E402
 from export.htsat import htsat_config  # noqa: E402
 from export.onnx_export import cosine  # noqa: E402
+from export.quantise import distance_change  # noqa: E402
+from export.train import frontend_for  # noqa: E402
 from rtloop.frontend import FrontEndConfig  # noqa: E402
 from rtloop.scorer import run_encoder  # noqa: E402
 from rtloop.session_options import flush_denormals_in_this_process, session_options  # noqa: E402
@@ -81,7 +86,13 @@ def planted_set(root: Path, n_train: int, per_class: int) -> tuple[Path, list[Pa
 
 
 def bundle_scores(
-    train_dir: Path, tests: list[Path], precision: EncoderPrecision, detector: str, cache: Path, out: Path
+    train_dir: Path,
+    tests: list[Path],
+    precision: EncoderPrecision,
+    detector: str,
+    cache: Path,
+    out: Path,
+    encoder: Encoder,
 ) -> dict[str, np.ndarray]:
     """Train a bundle at ``precision`` and score each test loop alone: ``sound`` raw and ``overall`` variation."""
     from rtloop.audio_io import load_audio
@@ -93,7 +104,7 @@ def bundle_scores(
     cfg = TrainConfig(
         loops=train_dir,
         output=out,
-        random_encoder=True,
+        **encoder.train_options(),
         detector=detector,
         overall="with-sound",
         encoder_precision=precision.value,
@@ -113,13 +124,15 @@ def bundle_scores(
     return {name: np.asarray(values) for name, values in rows.items()}
 
 
-def print_aucs(train_dir: Path, tests: list[Path], labels: list[str], detector: str, work: Path) -> None:
+def print_aucs(
+    train_dir: Path, tests: list[Path], labels: list[str], detector: str, work: Path, encoder: Encoder
+) -> None:
     """ROC-AUC per deviation class of each precision's bundle, and int8's change."""
     results = {}
     for precision in EncoderPrecision:
         started = time.monotonic()
         scores = bundle_scores(
-            train_dir, tests, precision, detector, work / "cache", work / f"{precision.value}.rtloop"
+            train_dir, tests, precision, detector, work / "cache", work / f"{precision.value}.rtloop", encoder
         )
         results[precision] = {row: aucs(values, labels) for row, values in scores.items()}
         print(f"  {precision.value} bundle ({detector}): trained and scored in {time.monotonic() - started:.0f} s")
@@ -142,12 +155,18 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=24, help="training loops of the --auc bundles")
     parser.add_argument("--per-class", type=int, default=6, help="test loops per deviation (twice as many normal)")
     parser.add_argument("--detector", default="svdd-residual", help="the sound aspect's detector of --auc")
+    add_encoder_arguments(parser)
     args = parser.parse_args()
+    encoder = encoder_from(args)
+    if encoder.checkpoint is not None and not encoder.checkpoint.is_file():
+        parser.error(f"--clap-ckpt {encoder.checkpoint}: no such file")
     flush_denormals_in_this_process()  # as in `rtloop train`
     rng = np.random.default_rng(0)
     waves = [bass_loop(BPM, 2, 48000, rng) for _ in range(args.loops)]
-    frontend = FrontEndConfig()
-    model = build_encoder(htsat_config("HTSAT-tiny", fusion=True), None, seed=0)
+    frontend = frontend_for(encoder.fusion)
+    model = build_encoder(
+        htsat_config(encoder.amodel, encoder.fusion), encoder.checkpoint, seed=0, allow_pickle=encoder.trust_checkpoint
+    )
     with tempfile.TemporaryDirectory(prefix="bench-int8-") as tmp:
         work = Path(tmp)
         graph = EncoderGraph(model, frontend, EncoderPrecision.INT8, work)
@@ -158,7 +177,7 @@ def main() -> int:
         int8_out = run_encoder(sessions["int8"], waves, frontend, True)  # as rtloop runs it
         threads = args.threads or os.cpu_count()
         print(
-            f"{args.loops} loops of 4 s, HTS-AT-tiny + fusion (random weights), onnxruntime {ort.__version__}, "
+            f"{args.loops} loops of 4 s, {encoder}, onnxruntime {ort.__version__}, "
             f"{threads} intra-op threads, best of {args.rounds} rounds\ngraphs: {sizes['fp32']:.0f} MiB fp32, "
             f"{sizes['int8']:.0f} MiB int8 ({', '.join(graph.quantisation['op_types'])} weights, 7-bit range)"
         )
@@ -167,10 +186,14 @@ def main() -> int:
             print(f"  batch {batch}: fp32 {fp32:6.2f} loops/s, int8 {int8:6.2f} loops/s, int8/fp32 {int8 / fp32:5.2f}x")
         for what, index in (("embedding", 1), ("latent", 0)):
             c = cosine(fp32_out[index], int8_out[index])
-            print(f"  {what} cosine int8 to fp32: mean {c.mean():.5f}, min {c.min():.5f}")
+            change = distance_change(fp32_out[index], int8_out[index])
+            print(
+                f"  {what} cosine int8 to fp32: mean {c.mean():.5f}, min {c.min():.5f}; distance between two "
+                f"loops changed by {100 * np.median(change):.1f} % (median), at most {100 * change.max():.1f} %"
+            )
         if args.auc:
             train_dir, tests, labels = planted_set(work / "loops", args.train, args.per_class)
-            print_aucs(train_dir, tests, labels, args.detector, work)
+            print_aucs(train_dir, tests, labels, args.detector, work, encoder)
     return 0
 
 

@@ -65,13 +65,29 @@ def quantise_encoder(fp32: Path, int8: Path) -> dict[str, Any]:
     }
 
 
+def distance_change(fp32: np.ndarray, int8: np.ndarray) -> np.ndarray:
+    """How much the distance between every two loops (rows) moves from the fp32 to the int8 outputs,
+    relative to the fp32 distance: what a distance-based detector sees of the quantisation. Loops of one
+    kind embed close together, so a cosine near 1 to fp32 can hide a change as large as those distances;
+    a shift shared by every loop changes the cosine and no distance."""
+    pairs = np.triu_indices(len(fp32), 1)
+
+    def distances(x: np.ndarray) -> np.ndarray:
+        x64 = x.astype(np.float64)
+        return np.linalg.norm(x64[:, None] - x64[None], axis=2)[pairs]
+
+    before = distances(fp32)
+    return np.abs(distances(int8) - before) / np.maximum(before, 1e-12)
+
+
 def check_quantised(
     fp32_latent: np.ndarray, fp32_embedding: np.ndarray, int8_latent: np.ndarray, int8_embedding: np.ndarray
 ) -> dict[str, float]:
     """Compare the int8 graph's outputs with the fp32 graph's on the same loops.
 
     Returns:
-        the mean and worst cosine of latents and embeddings.
+        the mean and worst cosine of latents and embeddings, and the largest :func:`distance_change` of
+        each (informative: no bound on it is known to hold for every checkpoint).
 
     Raises:
         ParityError: an embedding or latent cosine below 0.99: quantisation changed what the model says.
@@ -82,6 +98,8 @@ def check_quantised(
         "latent_cosine_min": float(latent.min()),
         "embedding_cosine_mean": float(embedding.mean()),
         "embedding_cosine_min": float(embedding.min()),
+        "latent_distance_change_max": float(distance_change(fp32_latent, int8_latent).max(initial=0.0)),
+        "embedding_distance_change_max": float(distance_change(fp32_embedding, int8_embedding).max(initial=0.0)),
     }
     if not min(report["latent_cosine_min"], report["embedding_cosine_min"]) >= EMBEDDING_COSINE_MIN:
         raise ParityError(

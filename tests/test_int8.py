@@ -16,8 +16,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("torch")
 
-from export.onnx_export import ParityError  # noqa: E402
-from export.quantise import EMBEDDING_COSINE_MIN, check_quantised  # noqa: E402
+from export.onnx_export import ParityError, cosine  # noqa: E402
+from export.quantise import EMBEDDING_COSINE_MIN, check_quantised, distance_change  # noqa: E402
 from rtloop.audio_io import find_audio_files, load_audio  # noqa: E402
 from rtloop.bundle import load_bundle  # noqa: E402
 from rtloop.cli import main  # noqa: E402
@@ -102,6 +102,19 @@ def test_quantised_outputs_far_from_fp32_are_refused() -> None:
     latent, embedding = rng.standard_normal((3, 768)), rng.standard_normal((3, 512))
     report = check_quantised(latent, embedding, latent * 1.01, embedding)
     assert report["latent_cosine_min"] == pytest.approx(1.0) and report["embedding_cosine_mean"] == pytest.approx(1.0)
+    assert report["latent_distance_change_max"] == pytest.approx(0.01)  # every distance 1 % longer
     off = embedding + 0.2 * rng.standard_normal(embedding.shape)  # cosine ~0.98
     with pytest.raises(ParityError, match="int8 encoder's outputs are too far from fp32's"):
         check_quantised(latent, embedding, latent, off)
+
+
+def test_distance_change_sees_what_the_cosine_hides() -> None:
+    rng = np.random.default_rng(0)
+    centre = rng.standard_normal(512)
+    loops = centre + 0.01 * rng.standard_normal((6, 512))  # one kind of loop: every cosine to each other ~1
+    shifted = loops + 0.05 * rng.standard_normal(512)  # one shift shared by all: cosine moves, distances do not
+    assert distance_change(loops, shifted).max() < 1e-9
+    assert cosine(loops, shifted).min() < 0.9999
+    moved = loops + 0.01 * rng.standard_normal(loops.shape)  # each loop moved as far as loops lie apart
+    assert cosine(loops, moved).min() > 0.9999
+    assert np.median(distance_change(loops, moved)) > 0.1
