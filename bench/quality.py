@@ -4,7 +4,8 @@ For each data seed and instrument (bass, guitar, drums), in one run:
 
 * baseline: 64-band log-mel statistics (mean and std per band: 128 numbers) + IsolationForest, fitted
   on the training loops;
-* rtloop: a bundle trained with ``export.train.train`` (random encoder, seed 0: no checkpoint) for every
+* rtloop: a bundle trained with ``export.train.train`` (random encoder, seed 0; with ``--clap-ckpt``, that
+  LAION-CLAP checkpoint's encoder, and the overall includes its sound aspect unless ``--overall`` says) for every
   detector in ``export.detectors.DETECTORS`` (the network's detector and every descriptor aspect's;
   ``--overall`` says whether the overall includes the network), each test loop scored alone with
   ``Scorer.score([wave], [grid])``, its grid found as ``rtloop score`` finds it (``grid_for_file``: the
@@ -21,6 +22,7 @@ so the detectors share embeddings and a rerun renders nothing.
     PYTHONPATH=$PWD python bench/quality.py [--seeds 3] [--instruments bass guitar drums]
         [--detectors svdd-residual pca] [--quick] [--acid] [--baseline-only] [--bars-hint N]
         [--overall auto|with-sound|without-sound] [--cache DIR] [--sets DIR] [--json FILE]
+        [--clap-ckpt FILE [--amodel A] [--no-fusion] [--trust-checkpoint]]
 
 Cost: rendering a seed's set takes ~3 minutes; each bundle 0.5-5 minutes (training, ONNX export and
 parity dominate; IsolationForest's ONNX conversion is the slowest), so a full default run (3 seeds x 3
@@ -39,7 +41,9 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,13 +61,50 @@ from loopset import (  # noqa: E402  (bench/ is a folder of scripts, not a packa
     read_labels,
 )
 
-from rtloop.train_config import TrainConfig  # noqa: E402
+from rtloop.train_config import AMODELS, TrainConfig  # noqa: E402
 
 TARGET_OVERALL = 0.90
 TARGET_SUBTLE = 0.80
 SUBTLE = ("wrong_notes", "broken_rhythm", "tempo_off")
 BASELINE = "logmel+iforest"
 COLUMNS = (*DEVIATIONS, "overall")
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """The encoder the benchmark's bundles are trained with: random weights, or a LAION-CLAP checkpoint's."""
+
+    checkpoint: Path | None = None
+    amodel: str = TrainConfig.amodel
+    fusion: bool = TrainConfig.fusion
+    trust_checkpoint: bool = False
+
+    def train_options(self) -> dict[str, Any]:
+        """The fields of :class:`TrainConfig` that choose the encoder."""
+        return {
+            "checkpoint": self.checkpoint,
+            "random_encoder": self.checkpoint is None,
+            "amodel": self.amodel,
+            "fusion": self.fusion,
+            "trust_checkpoint": self.trust_checkpoint,
+        }
+
+    def __str__(self) -> str:
+        weights = "random weights (seed 0)" if self.checkpoint is None else f"weights of {self.checkpoint.name}"
+        return f"{self.amodel}{' + fusion' if self.fusion else ''}, {weights}"
+
+
+def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose :class:`Encoder`, spelled as ``rtloop train`` spells them."""
+    parser.add_argument("--clap-ckpt", type=Path, default=None, help="a local LAION-CLAP checkpoint (.pt)")
+    parser.add_argument("--amodel", default=TrainConfig.amodel, choices=AMODELS, help="the checkpoint's HTS-AT")
+    parser.add_argument("--no-fusion", action="store_true", help="a checkpoint without feature fusion")
+    parser.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of --clap-ckpt")
+
+
+def encoder_from(args: argparse.Namespace) -> Encoder:
+    """The :class:`Encoder` that :func:`add_encoder_arguments`'s options chose."""
+    return Encoder(args.clap_ckpt, args.amodel, not args.no_fusion, args.trust_checkpoint)
 
 
 def logmel_stats(wave: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -116,7 +157,13 @@ def baseline_scores(train: list[np.ndarray], test: list[np.ndarray], sample_rate
 
 
 def rtloop_scores(
-    train_dir: Path, test_paths: list[Path], detector: str, cache: Path, bars_hint: int | None, overall: str = "auto"
+    train_dir: Path,
+    test_paths: list[Path],
+    detector: str,
+    cache: Path,
+    bars_hint: int | None,
+    overall: str = "auto",
+    encoder: Encoder = Encoder(),
 ) -> tuple[dict[str, np.ndarray], list[object]]:
     """Train a bundle on ``train_dir`` and score each test loop alone.
 
@@ -135,7 +182,7 @@ def rtloop_scores(
         cfg = TrainConfig(
             loops=train_dir,
             output=Path(tmp) / "bundle",
-            random_encoder=True,
+            **encoder.train_options(),
             detector=detector,
             aspect_detector=detector,
             overall=overall,
@@ -192,6 +239,7 @@ def run_instrument(
     bars_hint: int | None,
     seed: int,
     overall: str = "auto",
+    encoder: Encoder = Encoder(),
 ) -> dict[str, dict[str, float]]:
     """ROC-AUCs per scorer row (``baseline``, ``<detector> <row>``) for one instrument folder."""
     import soundfile as sf
@@ -213,7 +261,9 @@ def run_instrument(
     for detector in detectors:
         started = time.monotonic()
         try:
-            rows_scores, grids = rtloop_scores(folder / "train", test_paths, detector, cache, bars_hint, overall)
+            rows_scores, grids = rtloop_scores(
+                folder / "train", test_paths, detector, cache, bars_hint, overall, encoder
+            )
         except Exception as exc:  # one failing detector must not cost the others' numbers
             print(f"  {instrument}: {detector} FAILED: {type(exc).__name__}: {exc}", flush=True)
             continue
@@ -288,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sets", type=Path, default=None, help="loop sets folder (default CACHE/sets[-quick])")
     parser.add_argument("--soundfont", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write every per-seed ROC-AUC here")
+    add_encoder_arguments(parser)
     return parser
 
 
@@ -306,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             print(f"unknown detector(s) {unknown}; choose from {DETECTORS}")
             return 2
+    encoder = encoder_from(args)
+    if encoder.checkpoint is not None and not encoder.checkpoint.is_file():
+        print(f"--clap-ckpt {encoder.checkpoint}: no such file")
+        return 2
+    if detectors:
+        print(f"rtloop bundles: encoder {encoder}")
     sizes = QUICK_SIZES if args.quick else SetSizes()
     n_seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     soundfont = args.soundfont or default_soundfont()
@@ -318,7 +375,14 @@ def main(argv: list[str] | None = None) -> int:
         for instrument in args.instruments:
             results[instrument].append(
                 run_instrument(
-                    seed_dir / instrument, instrument, detectors, args.cache, args.bars_hint, seed, args.overall
+                    seed_dir / instrument,
+                    instrument,
+                    detectors,
+                    args.cache,
+                    args.bars_hint,
+                    seed,
+                    args.overall,
+                    encoder,
                 )
             )
     for instrument, per_seed in results.items():

@@ -137,3 +137,19 @@ def test_logmel_baseline_features_are_128_numbers() -> None:
     wave = np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32)
     features = quality.logmel_stats(wave, SAMPLE_RATE)
     assert features.shape == (128,) and np.all(np.isfinite(features))
+
+
+def test_quality_bundles_train_with_the_checkpoint_asked_for() -> None:
+    from bench import quality
+
+    default = quality.encoder_from(quality.build_parser().parse_args([]))
+    assert default.train_options()["random_encoder"] is True and default.train_options()["checkpoint"] is None
+    args = ["--clap-ckpt", "music.pt", "--amodel", "HTSAT-base", "--no-fusion", "--trust-checkpoint"]
+    chosen = quality.encoder_from(quality.build_parser().parse_args(args)).train_options()
+    assert chosen == {
+        "checkpoint": Path("music.pt"),
+        "random_encoder": False,
+        "amodel": "HTSAT-base",
+        "fusion": False,
+        "trust_checkpoint": True,
+    }
