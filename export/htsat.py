@@ -99,18 +99,24 @@ def htsat_config(amodel: str, fusion: bool) -> HTSATConfig:
     return HTSATConfig(name=amodel, fusion=fusion, **AMODELS[amodel])
 
 
-def window_partition(x: torch.Tensor, size: int) -> torch.Tensor:
-    """(B, H, W, C) -> (B * nW, size * size, C) non-overlapping windows."""
-    _, h, w, c = x.shape
+def window_partition(x: torch.Tensor, size: int, h: int, w: int, c: int) -> torch.Tensor:
+    """(B, h, w, c) -> (B * nW, size * size, c) non-overlapping windows.
+
+    The sizes are given, not read from ``x``: read, each would be traced into the exported graph as
+    shape arithmetic (Shape, Gather, Unsqueeze, Concat nodes) run on every call."""
     x = x.reshape(-1, h // size, size, w // size, size, c)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, size * size, c)
 
 
-def window_reverse(windows: torch.Tensor, size: int, h: int, w: int) -> torch.Tensor:
-    """Inverse of :func:`window_partition`: (B * nW, size * size, C) -> (B, H, W, C)."""
-    c = windows.shape[-1]
-    x = windows.reshape(-1, h // size, w // size, size, size, c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, h, w, c)
+def window_order(resolution: int, window: int, shift: int) -> torch.Tensor | None:
+    """The tokens of a (resolution x resolution) map in the order of its windows after the cyclic shift:
+    the map shifted by ``-shift`` on both axes (``torch.roll``) and cut by :func:`window_partition`,
+    flattened. None where that order is the map's own (one window, no shift)."""
+    tokens = torch.arange(resolution * resolution).reshape(1, resolution, resolution, 1)
+    if shift:
+        tokens = torch.roll(tokens, shifts=(-shift, -shift), dims=(1, 2))
+    order = window_partition(tokens, window, resolution, resolution, 1).flatten()
+    return None if torch.equal(order, torch.arange(len(order))) else order
 
 
 class WindowAttention(nn.Module):
@@ -119,6 +125,7 @@ class WindowAttention(nn.Module):
     def __init__(self, dim: int, window: int, num_heads: int) -> None:
         super().__init__()
         self.num_heads = num_heads
+        self.dim, self.tokens = dim, window * window
         self.scale = (dim // num_heads) ** -0.5
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
         coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
@@ -128,7 +135,7 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        n, c = x.shape[1], x.shape[2]
+        n, c = self.tokens, self.dim
         qkv = self.qkv(x).reshape(-1, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
         attn = q @ k.transpose(-2, -1)
@@ -159,7 +166,7 @@ def _shift_mask(resolution: int, window: int, shift: int) -> torch.Tensor:
     bands = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
     for label, (hs, ws) in enumerate((hs, ws) for hs in bands for ws in bands):
         region[:, hs, ws, :] = label
-    ids = window_partition(region, window).squeeze(-1)
+    ids = window_partition(region, window, resolution, resolution, 1).squeeze(-1)
     different = ids[:, None, :] != ids[:, :, None]
     return torch.zeros(different.shape).masked_fill(different, -100.0)
 
@@ -171,22 +178,28 @@ class SwinBlock(nn.Module):
         super().__init__()
         if resolution <= window:
             window, shift = resolution, 0
-        self.resolution, self.window, self.shift = resolution, window, shift
+        self.resolution, self.window, self.dim = resolution, window, dim
         self.norm1 = nn.LayerNorm(dim)
         self.attn = WindowAttention(dim, window, num_heads)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.register_buffer("attn_mask", _shift_mask(resolution, window, shift) if shift else None)
+        # Shift and window cut as one gather of tokens, and their inverse as another: pure data movement,
+        # the values of roll + partition (and of reverse + roll back), where those ran as two Slice and a
+        # Concat per axis and a 6-d Transpose each way in the exported graph
+        order = window_order(resolution, window, shift)
+        self.register_buffer("window_order", order, persistent=False)
+        self.register_buffer("token_order", None if order is None else torch.argsort(order), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        res, win, shift = self.resolution, self.window, self.shift
-        h = self.norm1(x).reshape(-1, res, res, x.shape[-1])
-        if shift:
-            h = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2))
-        h = window_reverse(self.attn(window_partition(h, win), self.attn_mask), win, res, res)
-        if shift:
-            h = torch.roll(h, shifts=(shift, shift), dims=(1, 2))
-        x = x + h.reshape(x.shape)
+        h = self.norm1(x)
+        if self.window_order is not None:
+            h = h.index_select(1, self.window_order)
+        h = self.attn(h.reshape(-1, self.window * self.window, self.dim), self.attn_mask)
+        h = h.reshape(-1, self.resolution * self.resolution, self.dim)
+        if self.token_order is not None:
+            h = h.index_select(1, self.token_order)
+        x = x + h
         return x + self.mlp(self.norm2(x))
 
 
@@ -195,12 +208,12 @@ class PatchMerging(nn.Module):
 
     def __init__(self, resolution: int, dim: int) -> None:
         super().__init__()
-        self.resolution = resolution
+        self.resolution, self.dim = resolution, dim
         self.norm = nn.LayerNorm(4 * dim)
         self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = x.shape[-1]
+        c = self.dim
         x = x.reshape(-1, self.resolution, self.resolution, c)
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
         return self.reduction(self.norm(x.reshape(-1, (self.resolution // 2) ** 2, 4 * c)))

@@ -17,7 +17,7 @@ from export.clap_checkpoint import (  # noqa: E402
     load_encoder_weights,
     read_checkpoint,
 )
-from export.htsat import HTSATEncoder, htsat_config, stretch_time  # noqa: E402
+from export.htsat import HTSATEncoder, htsat_config, stretch_time, window_order, window_partition  # noqa: E402
 from export.laion_reference import LaionAudioConfig  # noqa: E402
 from rtloop.errors import CheckpointError  # noqa: E402
 from rtloop.frontend import FrontEndConfig, log_mel  # noqa: E402
@@ -95,6 +95,22 @@ def test_time_stretch_is_torchs_bicubic_interpolation(n_in: int) -> None:
     mel = torch.from_numpy(np.random.default_rng(n_in).uniform(-100.0, 20.0, (2, 4, n_in, 64)).astype(np.float32))
     expected = torch.nn.functional.interpolate(mel, (1024, 64), mode="bicubic", align_corners=True)
     np.testing.assert_allclose(stretch_time(mel, 1024).numpy(), expected.numpy(), atol=2e-4)
+
+
+@pytest.mark.parametrize(("resolution", "window", "shift"), [(64, 8, 4), (16, 8, 0), (8, 8, 0)])
+def test_window_order_gathers_what_roll_and_partition_give(resolution: int, window: int, shift: int) -> None:
+    h = torch.randn(2, resolution, resolution, 5)
+    rolled = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2)) if shift else h
+    expected = window_partition(rolled, window, resolution, resolution, 5)
+    order = window_order(resolution, window, shift)
+    if resolution == window:
+        assert order is None  # one window, no shift: the map's own order, no gather
+        return
+    assert order is not None
+    gathered = h.reshape(2, -1, 5).index_select(1, order).reshape(-1, window * window, 5)
+    assert torch.equal(gathered, expected)
+    back = gathered.reshape(2, -1, 5).index_select(1, torch.argsort(order))
+    assert torch.equal(back, h.reshape(2, -1, 5))
 
 
 def test_embedding_does_not_depend_on_the_rest_of_the_batch() -> None:
