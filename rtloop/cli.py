@@ -309,8 +309,12 @@ def _train(args: argparse.Namespace) -> int:
         f"threshold {cal['threshold']:.4g} (q{cal['quantile']:.2f}), "
         f"parity cosine {manifest['parity']['embedding_cosine_min']:.6f}"
     )
-    if "int8" in manifest["parity"]:
-        print(f"int8 encoder: embeddings at cosine {manifest['parity']['int8']['embedding_cosine_min']:.6f} to fp32's")
+    if "int8" in (parity := manifest["parity"]):
+        moved = parity["int8"][f"{manifest['features']}_distance_change_max"]
+        print(
+            f"int8 encoder: embeddings at cosine {parity['int8']['embedding_cosine_min']:.6f} to fp32's; "
+            f"distances between loops in the detector's {manifest['features']} moved by up to {100 * moved:.1f} %"
+        )
     sources = ", ".join(f"{n} {source}" for source, n in manifest["training"]["grids"]["sources"].items())
     print(
         f"aspects: {', '.join(manifest['aspects'])} ({args.aspect_detector}) and sound ({args.detector}); "

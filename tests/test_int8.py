@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def test_int8_bundle_is_fitted_on_its_own_features_and_records_its_precision(int
     ops = {node.op_type for node in onnx.load_from_string(data).graph.node}
     assert {"MatMulInteger", "DynamicQuantizeLinear"} <= ops
     assert "int8 encoder: embeddings at cosine" in printed
+    assert re.search(r"distances between loops in the detector's (latent|embedding) moved by up to \d+\.\d %", printed)
 
 
 @pytest.mark.slow
