@@ -16,10 +16,13 @@ Each path is timed once per round, the paths interleaved, and the best of ``--ro
 (``rtloop.session_options``), to see what flushing gains; it must be its own run, since onnxruntime sets
 the flag of the process's first session once per process. ``--matmul-bound`` then profiles the fp32
 graph in onnxruntime and prints how much of its time the matrix products take: laion-clap's time per loop
-over theirs bounds the fp32 ratio on this CPU, were everything else free.
+over theirs bounds the fp32 ratio on this CPU, were everything else free. ``--against GRAPH`` times
+another ``encoder.onnx`` of the same weights beside this code's in the same rounds (say, from a bundle an
+earlier rtloop trained with ``--random-encoder``: seed 0, these weights), says whether the two graphs'
+outputs are identical, and how long each takes to become a session (the scoring child's start and restart).
 
     python bench/embed_speed.py [--loops 24] [--seconds 4] [--batch 8] [--rounds 3] [--keep-denormals]
-                                [--matmul-bound]
+                                [--matmul-bound] [--against GRAPH]
 """
 
 from __future__ import annotations
@@ -58,6 +61,17 @@ def timed(fn, batches) -> float:  # type: ignore[no-untyped-def]
 
 
 MATRIX_PRODUCTS = {"MatMul", "FusedMatMul", "Gemm"}
+SESSION_TRIES = 3
+
+
+def session_seconds(graph: bytes, options: ort.SessionOptions) -> float:
+    """Median of SESSION_TRIES times to make a CPU session of ``graph``."""
+    times = []
+    for _ in range(SESSION_TRIES):
+        start = time.perf_counter()
+        ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def matmul_share(
@@ -96,7 +110,10 @@ def main() -> int:
     parser.add_argument(
         "--matmul-bound", action="store_true", help="profile the fp32 graph: what its matrix products leave"
     )
+    parser.add_argument("--against", type=Path, help="another encoder.onnx of the same weights, timed beside ours")
     args = parser.parse_args()
+    if args.against is not None and not args.against.is_file():
+        parser.error(f"--against {args.against}: no such file")
     flush = not args.keep_denormals
     if flush:
         flush_denormals_in_this_process()  # as in `rtloop train`
@@ -117,17 +134,21 @@ def main() -> int:
         quantise_encoder(path, Path(tmp) / "int8.onnx")
         int8 = ort.InferenceSession(str(Path(tmp) / "int8.onnx"), options, providers=["CPUExecutionProvider"])
 
-    def onnx_path(batch: list[np.ndarray]) -> None:
+    def onnx_path(graph_session: ort.InferenceSession, batch: list[np.ndarray]) -> None:
         mel, longer = batch_inputs(batch, frontend)
-        session.run(["embedding"], {"mel": mel, "longer": longer})
+        graph_session.run(["embedding"], {"mel": mel, "longer": longer})
 
     def torch_path(module: torch.nn.Module, batch: list[np.ndarray]) -> None:
         mel, longer = batch_inputs(batch, frontend)
         with torch.no_grad():
             module(torch.from_numpy(mel), torch.from_numpy(longer))
 
-    paths: dict[str, Callable[[list[np.ndarray]], None]] = {
-        "rtloop ONNX Runtime": onnx_path,
+    paths: dict[str, Callable[[list[np.ndarray]], None]] = {"rtloop ONNX Runtime": partial(onnx_path, session)}
+    against = None
+    if args.against is not None:
+        against = ort.InferenceSession(args.against.read_bytes(), options, providers=["CPUExecutionProvider"])
+        paths["--against graph"] = partial(onnx_path, against)
+    paths |= {
         "rtloop ONNX Runtime int8": partial(run_encoder, int8, frontend=frontend, one_loop_per_run=True),
         "rtloop PyTorch": partial(torch_path, model),
     }
@@ -135,9 +156,12 @@ def main() -> int:
     if clap is not None:
         paths["laion-clap PyTorch"] = partial(torch_path, clap)
     results: dict[str, float] = {}
-    for _ in range(args.rounds):
-        for name, embed in paths.items():
-            results[name] = min(results.get(name, np.inf), timed(embed, batches))
+    for round_number in range(args.rounds):
+        order = list(paths)
+        if against is not None and round_number % 2:
+            order[:2] = order[1::-1]  # the two graphs take turns going first
+        for name in order:
+            results[name] = min(results.get(name, np.inf), timed(paths[name], batches))
     print(
         f"{args.loops} loops of {2 * bars} s, batch {args.batch}, HTS-AT-tiny + fusion, {os.cpu_count()} CPU threads, "
         f"best of {args.rounds} interleaved rounds, denormals {'flushed' if flush else 'kept'}"
@@ -145,6 +169,18 @@ def main() -> int:
     base = results.get("laion-clap PyTorch", results["rtloop PyTorch"])
     for name, seconds in results.items():
         print(f"  {name:<27} {args.loops / seconds:7.2f} loops/s   {base / seconds:5.2f}x laion-clap")
+    if against is not None:
+        mel, longer = batch_inputs(batches[0], frontend)
+        ours, theirs = (s.run(None, {"mel": mel, "longer": longer}) for s in (session, against))
+        same = all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+        difference = max(float(np.max(np.abs(a - b))) for a, b in zip(ours, theirs, strict=True))
+        ratio = results["--against graph"] / results["rtloop ONNX Runtime"]
+        print(
+            f"this code's graph against {args.against}: {ratio:.3f}x its speed; outputs "
+            f"{'bit-identical' if same else f'differ by up to {difference:.3g}'}; a session made in "
+            f"{1000 * session_seconds(graph, options):.0f} ms against "
+            f"{1000 * session_seconds(args.against.read_bytes(), options):.0f} ms (median of {SESSION_TRIES})"
+        )
     if args.matmul_bound:
         matmul, kernels = matmul_share(graph, flush, batches, frontend)
         print(
