@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rtloop.descriptors.circular import roll
 from rtloop.descriptors.rhythm import canonical_beat
 from rtloop.descriptors.spectra import MIDI_LOW, Pitch
 
@@ -71,7 +72,7 @@ def _fold(r: np.ndarray, with_unison: bool) -> np.ndarray:
 def _sequence_similarity(c: np.ndarray, lag: int) -> float:
     if lag < 1 or lag >= len(c):
         return 1.0 if len(c) <= 1 else 0.0
-    a, b = c.reshape(-1), np.roll(c, lag, axis=0).reshape(-1)
+    a, b = c.reshape(-1), roll(c, lag).reshape(-1)
     return float(np.dot(a, b) / (np.sqrt(np.dot(a, a) * np.dot(b, b)) + _EPS))
 
 
@@ -93,12 +94,12 @@ def features(pitch: Pitch, grid: Grid, seconds: float) -> np.ndarray:
     chord = w @ _fold(_circular_correlation(c, c), with_unison=False)
     beat_s = canonical_beat(grid.bpm)
     step = max(1, int(round(beat_s / 2 / pitch.frame_seconds)))  # successive notes an 8th apart
-    nxt = np.roll(c, -step, axis=0)
-    pair_w = w * np.roll(w, -step)
+    nxt = roll(c, -step)
+    pair_w = w * roll(w, -step)
     pair_w = pair_w / (pair_w.sum() + _EPS)
     steps = pair_w @ _fold(_circular_correlation(c, nxt), with_unison=True)
 
-    following = np.roll(c, -1, axis=0)
+    following = roll(c, -1)
     cos = np.sum(c * following, axis=1) / (np.linalg.norm(c, axis=1) * np.linalg.norm(following, axis=1) + _EPS)
     change = float(w @ (1.0 - cos)) if tonal else 0.0
     changes_per_beat = change * beat_s / pitch.frame_seconds

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rtloop.descriptors.circular import roll, wrap_pad
 from rtloop.descriptors.order_stats import median, percentile
 from rtloop.descriptors.rhythm import canonical_beat
 from rtloop.descriptors.samples import TOP_BANDS_HZ, Samples
@@ -84,28 +85,28 @@ def _dropouts(samples: Samples, grid: Grid) -> list[float]:
     if n < 4 * hold:
         return [0.0, 0.0, 0.0, 0.0, samples.inner_silence]
     ahead = _running_max(levels, hold)  # max over the next 12 ms
-    behind = np.roll(ahead, hold)  # max over the previous 12 ms
+    behind = roll(ahead, hold)  # max over the previous 12 ms
     audible = median(ahead) - 20.0
     # A cut signal is gone within a block; even a fast release leaves sound in the next 12 ms.
     sudden_drop = float(np.clip(np.max(np.where(behind > audible, behind - ahead, 0.0)), 0.0, 100.0))
     context = max(hold + 1, int(round(_CONTEXT / samples.level_seconds)))
-    held = np.roll(_running_max(levels, 2 * hold + 1), hold)  # max over +-12 ms
-    after = np.roll(_running_max(levels, context), -hold - 1)  # 12..62 ms ahead
-    before = np.roll(_running_max(levels, context), context + hold + 1)  # 62..12 ms back
+    held = roll(_running_max(levels, 2 * hold + 1), hold)  # max over +-12 ms
+    after = roll(_running_max(levels, context), -hold - 1)  # 12..62 ms ahead
+    before = roll(_running_max(levels, context), context + hold + 1)  # 62..12 ms back
     frame = np.minimum(before, after)
     framed = frame > audible
     depth = np.clip(frame - held, 0.0, 80.0)
     hole = (depth > 30.0) & framed
     # A player's rest ends where the next note starts, on the grid; a dropout ends anywhere: the share
     # of the loop in holes whose sound resumes off the 16th grid.
-    ends = np.flatnonzero(hole & ~np.roll(hole, -1))
-    starts = np.flatnonzero(hole & ~np.roll(hole, 1))
+    ends = np.flatnonzero(hole & ~roll(hole, -1))
+    starts = np.flatnonzero(hole & ~roll(hole, 1))
     hole_share = float(np.mean(hole))
     hole_depth = float(np.max(np.where(framed, depth, 0.0)))
     off_grid_share = 0.0
     if len(ends) and len(starts) == len(ends):
         if ends[0] < starts[0]:  # the first run wraps around the loop's end
-            ends = np.roll(ends, -1)
+            ends = roll(ends, -1)
         sixteenth = canonical_beat(grid.bpm) / 4
         resumes = (ends + 1 + hold) * samples.level_seconds - grid.downbeat  # the held level ends early
         off_grid = np.abs((resumes / sixteenth + 0.5) % 1.0 - 0.5) > _ON_GRID
@@ -122,7 +123,7 @@ def _clicks(samples: Samples, seconds: float) -> list[float]:
     second difference is small (a second difference damps low frequencies by 12 dB per octave).
     """
     blocks = samples.click_blocks
-    c = np.concatenate([[0.0], np.cumsum(np.pad(blocks, _CLICK_SIDE, mode="wrap"))])
+    c = np.concatenate([[0.0], np.cumsum(wrap_pad(blocks, _CLICK_SIDE, _CLICK_SIDE))])
     idx = np.arange(len(blocks))
     before = (c[idx + _CLICK_SIDE] - c[idx]) / _CLICK_SIDE
     after = (c[idx + 2 * _CLICK_SIDE + 1] - c[idx + _CLICK_SIDE + 1]) / _CLICK_SIDE

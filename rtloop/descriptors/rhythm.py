@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rtloop.descriptors.circular import roll
 from rtloop.descriptors.spectra import Spectra
 
 if TYPE_CHECKING:
@@ -146,14 +147,14 @@ def features(spectra: Spectra, grid: Grid) -> np.ndarray:
     bar_slots = 4 * beats_per_bar
     half_bar = max(4, bar_slots // 2)
     bar_lag = bar_slots if n_slots > bar_slots else half_bar  # a one-bar loop compares its half bars
-    repeat = [_cosine(slots, np.roll(slots, lag)) for lag in (4, half_bar, bar_lag)]
+    repeat = [_cosine(slots, roll(slots, lag)) for lag in (4, half_bar, bar_lag)]
 
     acf = _circular_acf(o)
     period: list[float] = []
     for r in PERIOD_RATES:
         period.extend(_period_features(acf, beat_s / r / dt))
 
-    peaks = (o > np.roll(o, 1)) & (o >= np.roll(o, -1)) & (o > 0.25 * (o.max() + _EPS))
+    peaks = (o > roll(o, 1)) & (o >= roll(o, -1)) & (o > 0.25 * (o.max() + _EPS))
     onset_rate = float(peaks.sum()) / n_beats
     peakiness = float(np.log((o.max() + _EPS) / (o.mean() + _EPS))) if has_onsets else 0.0
 

@@ -9,6 +9,7 @@ import numpy as np
 import soxr
 
 from rtloop.blas import matmul_unthreaded
+from rtloop.descriptors.circular import roll, wrap_pad
 from rtloop.stft import power_blocks
 
 ANALYSIS_RATE = 16000  # spectral and envelope analysis: content up to 8 kHz is enough for shape and onsets
@@ -59,7 +60,7 @@ def frames(x: np.ndarray, size: int, hop: int) -> np.ndarray:
     n = max(1, -(-len(x) // hop))
     if len(x) == 0:
         return np.zeros((1, size), dtype=np.float32)
-    padded = np.pad(x, (size // 2, size // 2 + n * hop - len(x)), mode="wrap")
+    padded = wrap_pad(x, size // 2, size // 2 + n * hop - len(x))
     return windows(padded, size)[: n * hop : hop]
 
 
@@ -129,13 +130,13 @@ def _log_bands(bands: np.ndarray) -> np.ndarray:
 
 def _flux(log_bands: np.ndarray) -> np.ndarray:
     # Circular difference: the first frame's change is measured from the loop's last frame.
-    return np.maximum(log_bands - np.roll(log_bands, 1, axis=0), 0.0).mean(axis=1)
+    return np.maximum(log_bands - roll(log_bands, 1), 0.0).mean(axis=1)
 
 
 def _onsets(flux: np.ndarray, span: int = 16) -> np.ndarray:
     # Removing the local mean (128 ms) keeps the peaks and drops the steady flux of noise and vibrato.
     kernel = np.ones(span, dtype=np.float32) / span
-    local = np.convolve(np.pad(flux, (span // 2, span - span // 2 - 1), mode="wrap"), kernel, mode="valid")
+    local = np.convolve(wrap_pad(flux, span // 2, span - span // 2 - 1), kernel, mode="valid")
     return np.maximum(flux - local, 0.0)
 
 
@@ -166,7 +167,7 @@ def decimate_for_pitch(x: np.ndarray) -> np.ndarray:
     if len(x) == 0:
         return np.zeros(1, dtype=np.float32)
     half = _DECIMATE_TAPS // 2
-    padded = np.pad(x, (half, _DECIMATE_TAPS - half), mode="wrap")
+    padded = wrap_pad(x, half, _DECIMATE_TAPS - half)
     taps = windows(padded, _DECIMATE_TAPS)[: len(x) : ratio]
     return np.einsum("ij,j->i", taps, h[::-1])  # einsum: no BLAS threads (see rtloop.blas)
 
