@@ -2,10 +2,12 @@
 
 All three embed the same loops with the same random HTS-AT-tiny+fusion weights:
 
-* rtloop ONNX: numpy front-end + ``encoder.onnx`` in onnxruntime (what ``rtloop train``, ``score``,
-  ``scan`` and ``run`` use);
+* rtloop ONNX: numpy front-end + ``encoder.onnx`` in onnxruntime, one session of ``--batch`` loops a run
+  (what ``rtloop score`` and ``scan``'s workers run);
 * rtloop ONNX int8: the same graph quantised as ``rtloop train --encoder-precision int8`` makes it, run
   one loop per call as rtloop runs it (``rtloop.scorer.run_encoder``), whatever ``--batch``;
+* each of the two as ``rtloop train`` embeds (``export.embed_workers.EmbedWorkers``): one worker process
+  per core, each running one loop at a time on one thread (its pool's start is timed apart, once);
 * rtloop PyTorch: the same front-end + our ``HTSATEncoder``;
 * laion-clap PyTorch: the same mel through laion-clap's own ``HTSAT_Swin_Transformer`` + projection,
   i.e. the network ``CLAP_Module.get_audio_embedding_from_data`` runs. ``CLAP_Module`` itself cannot
@@ -28,6 +30,7 @@ outputs are identical, and how long each takes to become a session (the scoring 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -42,14 +45,15 @@ import onnxruntime as ort
 import torch
 
 from export.clap_checkpoint import build_encoder
+from export.embed_workers import EmbedWorkers
+from export.encoder_graph import EncoderGraph
 from export.htsat import htsat_config
 from export.laion_reference import laion_audio_encoder
-from export.onnx_export import export_encoder
-from export.quantise import quantise_encoder
 from rtloop.frontend import FrontEndConfig, batch_inputs
 from rtloop.scorer import run_encoder
 from rtloop.session_options import flush_denormals_in_this_process, session_options
 from rtloop.synth import bass_loop
+from rtloop.train_config import EncoderPrecision
 
 
 def timed(fn, batches) -> float:  # type: ignore[no-untyped-def]
@@ -114,6 +118,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.against is not None and not args.against.is_file():
         parser.error(f"--against {args.against}: no such file")
+    with contextlib.ExitStack() as stack:  # the graphs' folder and the workers
+        return measure(args, stack)
+
+
+def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
+    """Time every path as the options ask and print the results; ``stack`` closes what it opens."""
     flush = not args.keep_denormals
     if flush:
         flush_denormals_in_this_process()  # as in `rtloop train`
@@ -125,14 +135,22 @@ def main() -> int:
     frontend = FrontEndConfig()
     model = build_encoder(htsat_config("HTSAT-tiny", fusion=True), None, seed=0)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "encoder.onnx"
-        export_encoder(model, path, frontend.channels, frontend.chunk_frames)
-        options = session_options(flush_denormals=flush)
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        graph = path.read_bytes()
-        quantise_encoder(path, Path(tmp) / "int8.onnx")
-        int8 = ort.InferenceSession(str(Path(tmp) / "int8.onnx"), options, providers=["CPUExecutionProvider"])
+    tmp = stack.enter_context(tempfile.TemporaryDirectory())
+    graphs = {}
+    for precision in EncoderPrecision:
+        (Path(tmp) / precision.value).mkdir()
+        graphs[precision] = EncoderGraph(model, frontend, precision, Path(tmp) / precision.value)
+    options = session_options(flush_denormals=flush)
+    graph = graphs[EncoderPrecision.FP32].shipped.read_bytes()
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    int8_graph = graphs[EncoderPrecision.INT8].shipped.read_bytes()
+    int8 = ort.InferenceSession(int8_graph, options, providers=["CPUExecutionProvider"])
+    workers = {p: stack.enter_context(EmbedWorkers(g)) for p, g in graphs.items()}
+    pool_start = {}
+    for precision, pool in workers.items():
+        start = time.perf_counter()
+        pool.embed(batches[0][:1])  # starts the pool: its processes and their sessions
+        pool_start[precision] = time.perf_counter() - start
 
     def onnx_path(graph_session: ort.InferenceSession, batch: list[np.ndarray]) -> None:
         mel, longer = batch_inputs(batch, frontend)
@@ -151,6 +169,8 @@ def main() -> int:
         paths["--against graph"] = partial(onnx_path, against)
     paths |= {
         "rtloop ONNX Runtime int8": partial(run_encoder, int8, frontend=frontend, one_loop_per_run=True),
+        "train's workers": workers[EncoderPrecision.FP32].embed,
+        "train's workers, int8": workers[EncoderPrecision.INT8].embed,
         "rtloop PyTorch": partial(torch_path, model),
     }
     clap = laion_audio_encoder(model.audio_projection)
@@ -170,6 +190,12 @@ def main() -> int:
     base = results.get("laion-clap PyTorch", results["rtloop PyTorch"])
     for name, seconds in results.items():
         print(f"  {name:<27} {args.loops / seconds:7.2f} loops/s   {base / seconds:5.2f}x laion-clap")
+    print(
+        f"train's workers: {workers[EncoderPrecision.FP32].jobs} processes of one thread, one loop per run; "
+        f"their pool started in {pool_start[EncoderPrecision.FP32]:.1f} s (fp32), "
+        f"{pool_start[EncoderPrecision.INT8]:.1f} s (int8; each worker imports this script's modules, torch "
+        "among them), not counted above"
+    )
     if against is not None and against_graph is not None:
         mel, longer = batch_inputs(batches[0], frontend)
         ours, theirs = (s.run(None, {"mel": mel, "longer": longer}) for s in (session, against))

@@ -22,11 +22,13 @@ from rtloop.train_config import EncoderPrecision
 class EncoderGraph:
     """The fp32 graph exported from the model and, for int8, its quantised copy, both under ``workdir``.
 
-    Training embeds its loops with :meth:`embed`: the shipped graph itself in onnxruntime, run as
-    :class:`rtloop.scorer.Scorer` runs it (an int8 graph one loop per run). So the detector is fitted and
-    calibrated on the very features the live scorer will compute, and training embeds at the live path's
-    speed, faster than PyTorch on the CPU (bench/embed_speed.py times both). The fp32 graph agrees with
-    PyTorch to a cosine of 0.9999, checked at export.
+    Training embeds its loops with :meth:`embed` (on every core: :class:`export.embed_workers.EmbedWorkers`):
+    the shipped graph itself in onnxruntime, one loop per run, as the live scorer runs it. So the detector
+    is fitted and calibrated on the very features the live scorer will compute, bit for bit (one-loop runs
+    are the same at any thread count; in a batch, an fp32 loop's features would move by up to 1e-6 and an
+    int8 loop's by its batch-mates' activation scales), faster than PyTorch on the CPU
+    (bench/embed_speed.py times both). The fp32 graph agrees with PyTorch to a cosine of 0.9999, checked
+    at export.
 
     Args:
         model: the eval-mode encoder.
@@ -55,12 +57,12 @@ class EncoderGraph:
 
     def cache_key(self) -> str:
         """Names the embeddings :meth:`embed` makes: the shipped graph's precision and sha256 (the export
-        is deterministic: the same weights give the same graph)."""
-        return f"{self.precision.value}:{sha256_file(self.shipped)}"
+        is deterministic: the same weights give the same graph), one loop per run."""
+        return f"{self.precision.value}:{sha256_file(self.shipped)}:one loop per run"
 
     def embed(self, waves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """(latent, embedding) of waveforms as the shipped graph computes them."""
-        return run_encoder(self._session, waves, self.frontend, self.precision is EncoderPrecision.INT8)
+        """(latent, embedding) of waveforms as the shipped graph computes them, one loop per run."""
+        return run_encoder(self._session, waves, self.frontend, one_loop_per_run=True)
 
     def install(self, folder: Path) -> None:
         """Copy the shipped graph into a bundle folder as ``encoder.onnx``."""

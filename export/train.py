@@ -29,6 +29,7 @@ from export.clap_checkpoint import build_encoder, default_checkpoint, fingerprin
 from export.detectors import Detector, make_detector
 from export.download import fetch_checkpoint
 from export.embed import EmbeddedSet, Embedder, torch_embed
+from export.embed_workers import EmbedWorkers
 from export.encoder_graph import EncoderGraph
 from export.htsat import HTSATEncoder, htsat_config
 from export.onnx_export import SCORE_RTOL, ParityError, check_parity, cosine, relative_difference
@@ -123,7 +124,8 @@ def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:
     model = build_encoder(encoder_cfg, checkpoint, cfg.seed, cfg.trust_checkpoint)
     encoder_fp = fingerprint(model)
     graph = EncoderGraph(model, frontend, EncoderPrecision(cfg.encoder_precision), work)
-    loops = Embedder(graph.embed, frontend, graph.cache_key(), cfg.cache_dir).embed_files(paths)
+    with EmbedWorkers(graph, cfg.jobs) as workers:
+        loops = Embedder(workers.embed, frontend, graph.cache_key(), cfg.cache_dir).embed_files(paths)
     print(
         f"{len(paths)} files: {len(loops.paths)} used ({loops.cached} from cache), {len(loops.skipped)} skipped"
         + (f"; {len(scan.skipped)} other paths left out" if scan.skipped else "")

@@ -108,6 +108,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="threshold = this quantile of held-out normal scores",
     )
     p.add_argument("--cache-dir", type=Path, help="embedding and checkpoint cache (default ~/.cache/rtloop)")
+    p.add_argument(
+        "--jobs",
+        type=values.jobs,
+        default=TrainConfig.jobs,
+        help="processes that embed the loops (default: one per core)",
+    )
     p.add_argument("--checkpoint-url", help="base URL of the LAION-CLAP checkpoints (a mirror of the hub's)")
 
 
@@ -300,6 +306,7 @@ def _train(args: argparse.Namespace) -> int:
             overall=args.overall,
             cache_dir=args.cache_dir or default_cache_dir(),
             download_url=args.checkpoint_url,
+            jobs=args.jobs,
         )
     )
     cal = manifest["calibration"]

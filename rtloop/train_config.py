@@ -62,3 +62,4 @@ class TrainConfig:
     beats_per_bar: int = 4
     cache_dir: Path | None = None
     download_url: str | None = None
+    jobs: int = 0  # processes that embed the loops (0: one per core)

@@ -22,6 +22,7 @@ from typing import Protocol, TextIO
 
 from rtloop.audio_io import find_audio_files
 from rtloop.bundle import MANIFEST, load_bundle
+from rtloop.cores import usable_cores
 from rtloop.errors import AudioError, RtloopError
 from rtloop.library.db import LibraryDB, LibraryError, LoopResult
 from rtloop.library.projection import update_map
@@ -155,13 +156,6 @@ class ProcessRunner:
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity mask where the OS has one, else the core count)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def local_runner(cfg: ScanConfig) -> Runner:
