@@ -12,6 +12,7 @@ from rtloop.frontend import (
     chunk_starts,
     encoder_input,
     log_mel,
+    looped_log_mel,
     repeat_pad,
 )
 
@@ -99,6 +100,17 @@ def test_short_loop_is_repeat_padded_and_not_longer(noise: np.ndarray) -> None:
     assert mel.shape == (4, 1001, 64) and not longer
     np.testing.assert_array_equal(mel[0], log_mel(repeat_pad(noise, 480000, "loop"), HTK))
     assert all(np.array_equal(mel[0], m) for m in mel[1:])
+
+
+@pytest.mark.parametrize(
+    "samples",
+    [48000, 96000, 90000, 44100, 384000, 479999, 47999, 1025, 37523, 250001],
+    ids=["1s-bar", "2s-bar", "128bpm-bar", "cd-second", "8s-bar", "clip-minus-one", "no-period", "tiny", "odd", "long"],
+)
+def test_a_loops_repeated_frames_are_computed_once_bit_for_bit(samples: int) -> None:
+    wave = (0.1 * np.random.default_rng(samples).standard_normal(samples)).astype(np.float32)
+    for cfg in (HTK, SLANEY):
+        np.testing.assert_array_equal(looped_log_mel(wave, cfg), log_mel(repeat_pad(wave, 480000, "loop"), cfg))
 
 
 def test_long_loop_is_fused_with_global_and_three_local_chunks() -> None:
