@@ -14,6 +14,7 @@ features, whatever ``jobs`` is: one-loop runs are bit-identical at any thread co
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
@@ -42,6 +43,7 @@ def _init_worker(graph: str, frontend: dict) -> None:
     from rtloop.session_options import flush_denormals_in_this_process, session_options
 
     global _SESSION, _FRONTEND
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the trainer stops us
     flush_denormals_in_this_process()
     _SESSION = ort.InferenceSession(graph, session_options(threads=1), providers=["CPUExecutionProvider"])
     _FRONTEND = FrontEndConfig.from_dict(frontend)

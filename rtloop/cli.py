@@ -665,6 +665,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RtloopError as exc:
         print(f"rtloop {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what a command finished is kept (caches, a library's rows)
+        print(f"rtloop {args.command}: interrupted", file=sys.stderr)
+        return 130
     except ModuleNotFoundError as exc:
         if exc.name in ("torch", "sklearn", "onnx", "matplotlib", "tqdm", "skl2onnx"):
             print(f"rtloop {args.command}: needs the training extra: pip install 'rtloop[train]'", file=sys.stderr)

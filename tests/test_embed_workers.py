@@ -1,11 +1,14 @@
 """Training's embedding workers (``rtloop train --jobs``): the same features as one process, bit for bit,
-in the loops' order, and a clear error when a worker dies."""
+in the loops' order, a clear error when a worker dies, and a clean stop on Ctrl-C."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 import types
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from export.embed_workers import EmbedWorkers  # noqa: E402
 from rtloop.bundle import ENCODER_FILE, load_bundle  # noqa: E402
 from rtloop.errors import RtloopError  # noqa: E402
 from rtloop.scorer import Scorer, run_encoder  # noqa: E402
-from rtloop.synth import bass_loop  # noqa: E402
+from rtloop.synth import bass_loop, write_loop_set  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +69,26 @@ def test_a_dead_worker_is_reported(graph: types.SimpleNamespace) -> None:
             os.kill(child.pid, signal.SIGKILL)
         with pytest.raises(RtloopError, match="embedding worker process died"):
             workers.embed(_waves(2))
+
+
+def test_ctrl_c_while_embedding_stops_training_with_one_line(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: the workers ignore it, the trainer stops them and says so."""
+    write_loop_set(tmp_path / "loops", 24, seed=11)
+    cache = tmp_path / "cache"
+    argv = ["train", str(tmp_path / "loops"), "-o", str(tmp_path / "b.rtloop"), "--random-encoder", "--jobs", "2"]
+    train = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from rtloop.cli import console_main; sys.exit(console_main())", *argv]
+        + ["--cache-dir", str(cache)],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(cache.glob("embeddings/*/*.npz")):  # the workers have embedded a first batch
+        assert train.poll() is None and time.monotonic() < deadline, "training ended before it embedded"
+        time.sleep(0.05)
+    os.killpg(train.pid, signal.SIGINT)
+    _, stderr = train.communicate(timeout=60)
+    assert train.returncode == 130
+    assert "rtloop train: interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert not (tmp_path / "b.rtloop").exists()
