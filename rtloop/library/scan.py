@@ -11,6 +11,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -97,6 +98,7 @@ _WORKER: ScanWorker | None = None
 
 def _init_worker(bundle_path: str, providers: list[str] | None) -> None:
     global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the scan stops us
     flush_denormals_in_this_process()
     _WORKER = ScanWorker(bundle_path, providers, threads=1)
 
