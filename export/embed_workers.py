@@ -2,10 +2,9 @@
 
 One onnxruntime session with two threads leaves cores idle: the numpy front-end runs on one, and the
 graph's many small operators between its matrix products parallelise poorly. Two processes with one
-thread each keep both cores busy. Measured on the 2-core AMD EPYC VM, 2 s loops, front-end included:
-fp32 1.13-1.22x the loops/s of one two-thread session at batch 8, int8 1.25-1.41x
-(``bench/embed_speed.py`` times both beside laion-clap). Each worker costs about a second to start
-(imports, then a session of the graph), so the pool starts only when a loop needs embedding.
+thread each keep both cores busy: ``bench/embed_speed.py`` times both beside laion-clap (README,
+Numbers: 1.15x with 2 s loops on the 2-core AMD EPYC, fp32 and int8 alike). A worker takes a moment to
+start (its imports, then a session of the graph), so the pool starts only when a loop needs embedding.
 
 Every loop runs alone, in a worker or in this process alike, so the same loop always gets the same
 features, whatever ``jobs`` is: one-loop runs are bit-identical at any thread count.
