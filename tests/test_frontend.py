@@ -113,6 +113,12 @@ def test_a_loops_repeated_frames_are_computed_once_bit_for_bit(samples: int) -> 
         np.testing.assert_array_equal(looped_log_mel(wave, cfg), log_mel(repeat_pad(wave, 480000, "loop"), cfg))
 
 
+@pytest.mark.parametrize("samples", [0, 480000, 480001])
+def test_only_a_loop_shorter_than_the_clip_is_looped(samples: int) -> None:
+    with pytest.raises(ValueError, match="does not loop"):
+        looped_log_mel(np.zeros(samples, dtype=np.float32), HTK)
+
+
 def test_long_loop_is_fused_with_global_and_three_local_chunks() -> None:
     wave = (0.1 * np.random.default_rng(1).standard_normal(48000 * 25)).astype(np.float32)
     mel, longer = encoder_input(wave, HTK)
