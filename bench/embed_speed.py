@@ -149,7 +149,7 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     pool_start = {}
     for precision, pool in workers.items():
         start = time.perf_counter()
-        pool.embed(batches[0][:1])  # starts the pool: its processes and their sessions
+        pool.embed(batches[0])  # starts the pool: every worker process and its session
         pool_start[precision] = time.perf_counter() - start
 
     def onnx_path(graph_session: ort.InferenceSession, batch: list[np.ndarray]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,26 @@ class EmbeddedSet:
 EmbedFunction = Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray]]
 
 
+def _write_cache(cache_file: Path, latent: np.ndarray, embedding: np.ndarray, seconds: float) -> None:
+    """Store one loop's embeddings whole or not at all: written beside, then renamed into place."""
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache_file.with_name(f".{cache_file.stem}.{os.getpid()}.partial.npz")
+    np.savez(partial, latent=latent, embedding=embedding, seconds=seconds)
+    os.replace(partial, cache_file)
+
+
+def _read_cache(cache_file: Path) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(latent, embedding, seconds) cached for a file, or None: not cached, or not readable as written
+    (then the loop is embedded again and the entry rewritten)."""
+    if not cache_file.is_file():
+        return None
+    try:
+        with np.load(cache_file, allow_pickle=False) as hit:
+            return np.asarray(hit["latent"]), np.asarray(hit["embedding"]), float(hit["seconds"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+
+
 class Embedder:
     """Embeds audio files with one encoder; results are cached under ``cache_dir/<fingerprint>/``.
 
@@ -85,8 +107,7 @@ class Embedder:
             latent, embedding = self.embed([w for _, w, _ in pending])
             for (path, wave, cache_file), lat, emb in zip(pending, latent, embedding, strict=True):
                 if cache_file is not None:
-                    cache_file.parent.mkdir(parents=True, exist_ok=True)
-                    np.savez(cache_file, latent=lat, embedding=emb, seconds=len(wave) / self.frontend.sample_rate)
+                    _write_cache(cache_file, lat, emb, len(wave) / self.frontend.sample_rate)
                 self._add(result, path, lat, emb, len(wave) / self.frontend.sample_rate)
             bar.update(len(pending))
             pending.clear()
@@ -102,9 +123,9 @@ class Embedder:
             except OSError as exc:
                 skip(path, f"cannot read: {exc.strerror}")
                 continue
-            if cache_file is not None and cache_file.is_file():  # a hit needs no decoding
-                with np.load(cache_file, allow_pickle=False) as hit:
-                    self._add(result, path, hit["latent"], hit["embedding"], float(hit["seconds"]))
+            hit = _read_cache(cache_file) if cache_file is not None else None
+            if hit is not None:  # a hit needs no decoding
+                self._add(result, path, *hit)
                 result.cached += 1
                 bar.update(1)
                 continue

@@ -3,8 +3,9 @@
 One onnxruntime session with two threads leaves cores idle: the numpy front-end runs on one, and the
 graph's many small operators between its matrix products parallelise poorly. Two processes with one
 thread each keep both cores busy: ``bench/embed_speed.py`` times both beside laion-clap (README,
-Numbers: 1.15x with 2 s loops on the 2-core AMD EPYC, fp32 and int8 alike). A worker takes a moment to
-start (its imports, then a session of the graph), so the pool starts only when a loop needs embedding.
+Numbers: on the 2-core AMD EPYC, 1.15x with 2 s loops, fp32 and int8 alike; with 4 s loops within the
+noise). A worker takes a moment to start (its imports, then a session of the graph), so the pool starts
+only when a loop needs embedding.
 
 Every loop runs alone, in a worker or in this process alike, so the same loop always gets the same
 features, whatever ``jobs`` is: one-loop runs are bit-identical at any thread count.
@@ -12,8 +13,11 @@ features, whatever ``jobs`` is: one-loop runs are bit-identical at any thread co
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
@@ -34,15 +38,30 @@ _SESSION: ort.InferenceSession | None = None
 _FRONTEND: FrontEndConfig | None = None
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT held back from this thread meanwhile (delivered after), and from the processes it starts."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _init_worker(graph: str, frontend: dict) -> None:
     """Worker process: a one-thread session of the graph file ``graph`` (the trainer's own, in its work
     folder), flushing denormals on this, its only, thread."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the trainer stops us
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked since spawn: see EmbedWorkers
     import onnxruntime as ort
 
     from rtloop.session_options import flush_denormals_in_this_process, session_options
 
     global _SESSION, _FRONTEND
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the trainer stops us
     flush_denormals_in_this_process()
     _SESSION = ort.InferenceSession(graph, session_options(threads=1), providers=["CPUExecutionProvider"])
     _FRONTEND = FrontEndConfig.from_dict(frontend)
@@ -60,7 +79,9 @@ def _embed_one(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class EmbedWorkers(Closing):
     """``graph.embed`` spread over ``jobs`` worker processes (0: one per core; 1: this process only).
 
-    Use as a context manager: closing stops the workers.
+    Use as a context manager: closing stops the workers. ``batch_size`` is how many loops to hand
+    :meth:`embed` at a time to keep every worker busy. The workers are started with SIGINT blocked (where
+    the platform can), so a Ctrl-C while they import reaches only this process; each then ignores it.
     """
 
     def __init__(self, graph: EncoderGraph, jobs: int = 0) -> None:
@@ -84,10 +105,19 @@ class EmbedWorkers(Closing):
                 initargs=(str(self.graph.shipped), self.graph.frontend.to_dict()),
             )
         try:
-            pairs = list(self._pool.map(_embed_one, waves))
+            with _sigint_blocked():  # map submits every loop at once: any worker not yet started starts here
+                results = self._pool.map(_embed_one, waves)
+            pairs = list(results)
         except BrokenProcessPool as exc:
-            raise RtloopError("an embedding worker process died (out of memory, or killed)") from exc
+            raise RtloopError(
+                "an embedding worker process died (out of memory, killed, or it could not load the encoder graph)"
+            ) from exc
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+    @property
+    def batch_size(self) -> int:
+        """Loops per :meth:`embed` call that keep every worker busy: four each, and at least 8."""
+        return max(8, 4 * self.jobs)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -125,7 +125,8 @@ def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:
     encoder_fp = fingerprint(model)
     graph = EncoderGraph(model, frontend, EncoderPrecision(cfg.encoder_precision), work)
     with EmbedWorkers(graph, cfg.jobs) as workers:
-        loops = Embedder(workers.embed, frontend, graph.cache_key(), cfg.cache_dir).embed_files(paths)
+        embedder = Embedder(workers.embed, frontend, graph.cache_key(), cfg.cache_dir, workers.batch_size)
+        loops = embedder.embed_files(paths)
     print(
         f"{len(paths)} files: {len(loops.paths)} used ({loops.cached} from cache), {len(loops.skipped)} skipped"
         + (f"; {len(scan.skipped)} other paths left out" if scan.skipped else "")

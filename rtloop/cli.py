@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from rtloop.scores import Scores
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+INTERRUPTED = 130  # main's status after Ctrl-C: 128 + SIGINT, as shells report it
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -644,9 +646,17 @@ def config_argv(path: Path) -> list[str]:
 
 def console_main() -> int:
     """The ``rtloop`` program: :func:`main` in a process of its own, whose thread flushes denormals as
-    onnxruntime's do once it makes a session (:func:`rtloop.session_options.flush_denormals_in_this_process`)."""
+    onnxruntime's do once it makes a session (:func:`rtloop.session_options.flush_denormals_in_this_process`).
+
+    Interrupted by Ctrl-C, it ends killed by SIGINT once it has said so (where signals exist), as an
+    uncaught KeyboardInterrupt would: a shell loop or ``make`` around it then stops too.
+    """
     flush_denormals_in_this_process()
-    return main()
+    status = main()
+    if status == INTERRUPTED and hasattr(signal, "SIGINT") and os.name == "posix":
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -667,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C: what a command finished is kept (caches, a library's rows)
         print(f"rtloop {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except ModuleNotFoundError as exc:
         if exc.name in ("torch", "sklearn", "onnx", "matplotlib", "tqdm", "skl2onnx"):
             print(f"rtloop {args.command}: needs the training extra: pip install 'rtloop[train]'", file=sys.stderr)

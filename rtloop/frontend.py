@@ -179,7 +179,7 @@ def looped_log_mel(wave: np.ndarray, cfg: FrontEndConfig) -> np.ndarray:
     frames = _frames(repeat_pad(wave, cfg.clip_samples, "loop"), cfg)
     half = cfg.n_fft // 2
     first = -(-half // cfg.hop)  # the first frame clear of the start's padding
-    last = (cfg.clip_samples - half) // cfg.hop  # the last clear of the end's
+    last = (cfg.clip_samples - (cfg.n_fft - half)) // cfg.hop  # the last clear of the end's
     period = loop // math.gcd(loop, cfg.hop)
     if first + period > last:  # no frame repeats
         return _frames_log_mel(frames, cfg)

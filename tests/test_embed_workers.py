@@ -89,6 +89,7 @@ def test_ctrl_c_while_embedding_stops_training_with_one_line(tmp_path: Path) -> 
         time.sleep(0.05)
     os.killpg(train.pid, signal.SIGINT)
     _, stderr = train.communicate(timeout=60)
-    assert train.returncode == 130
+    # It said so, then ended as Ctrl-C ends a program, so that a shell loop around it stops too.
+    assert train.returncode == -signal.SIGINT, (train.returncode, stderr)
     assert "rtloop train: interrupted" in stderr and "Traceback" not in stderr, stderr
     assert not (tmp_path / "b.rtloop").exists()
