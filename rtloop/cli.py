@@ -648,12 +648,12 @@ def console_main() -> int:
     """The ``rtloop`` program: :func:`main` in a process of its own, whose thread flushes denormals as
     onnxruntime's do once it makes a session (:func:`rtloop.session_options.flush_denormals_in_this_process`).
 
-    Interrupted by Ctrl-C, it ends killed by SIGINT once it has said so (where signals exist), as an
-    uncaught KeyboardInterrupt would: a shell loop or ``make`` around it then stops too.
+    Interrupted by Ctrl-C, it ends killed by SIGINT once it has said so (on POSIX), as an uncaught
+    KeyboardInterrupt would: a shell loop or ``make`` around it then stops too.
     """
     flush_denormals_in_this_process()
     status = main()
-    if status == INTERRUPTED and hasattr(signal, "SIGINT") and os.name == "posix":
+    if status == INTERRUPTED and os.name == "posix":
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     return status
