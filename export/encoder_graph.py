@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,12 @@ class EncoderGraph:
             self.shipped = workdir / "int8" / ENCODER_FILE
             self.shipped.parent.mkdir()
             self.quantisation = quantise_encoder(self.fp32, self.shipped)
-        self._session = ort.InferenceSession(
-            self.shipped.read_bytes(), session_options(), providers=["CPUExecutionProvider"]
-        )
+
+    @functools.cached_property
+    def _session(self) -> ort.InferenceSession:
+        """This process's session of the shipped graph, made on first use: training's workers make their
+        own, and with them this one is never needed."""
+        return ort.InferenceSession(self.shipped.read_bytes(), session_options(), providers=["CPUExecutionProvider"])
 
     def cache_key(self) -> str:
         """Names the embeddings :meth:`embed` makes: the shipped graph's precision and sha256 (the export
