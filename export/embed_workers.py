@@ -13,11 +13,7 @@ features, whatever ``jobs`` is: one-loop runs are bit-identical at any thread co
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
-import signal
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
@@ -28,6 +24,7 @@ from rtloop.cores import usable_cores
 from rtloop.errors import RtloopError
 from rtloop.frontend import FrontEndConfig
 from rtloop.resources import Closing
+from rtloop.worker_processes import become_worker, sigint_blocked
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -38,25 +35,10 @@ _SESSION: ort.InferenceSession | None = None
 _FRONTEND: FrontEndConfig | None = None
 
 
-@contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """SIGINT held back from this thread meanwhile (delivered after), and from the processes it starts."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _init_worker(graph: str, frontend: dict) -> None:
     """Worker process: a one-thread session of the graph file ``graph`` (the trainer's own, in its work
     folder), flushing denormals on this, its only, thread."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the trainer stops us
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked since spawn: see EmbedWorkers
+    become_worker()  # Ctrl-C reaches the whole group: the trainer stops us, or we end when it has gone
     import onnxruntime as ort
 
     from rtloop.session_options import flush_denormals_in_this_process, session_options
@@ -80,8 +62,8 @@ class EmbedWorkers(Closing):
     """``graph.embed`` spread over ``jobs`` worker processes (0: one per core; 1: this process only).
 
     Use as a context manager: closing stops the workers. ``batch_size`` is how many loops to hand
-    :meth:`embed` at a time to keep every worker busy. The workers are started with SIGINT blocked (where
-    the platform can), so a Ctrl-C while they import reaches only this process; each then ignores it.
+    :meth:`embed` at a time to keep every worker busy. The workers ignore Ctrl-C, and end if this process
+    is killed (see :mod:`rtloop.worker_processes`).
     """
 
     def __init__(self, graph: EncoderGraph, jobs: int = 0) -> None:
@@ -105,7 +87,7 @@ class EmbedWorkers(Closing):
                 initargs=(str(self.graph.shipped), self.graph.frontend.to_dict()),
             )
         try:
-            with _sigint_blocked():  # map submits every loop at once: any worker not yet started starts here
+            with sigint_blocked():  # map submits every loop at once: any worker not yet started starts here
                 results = self._pool.map(_embed_one, waves)
             pairs = list(results)
         except BrokenProcessPool as exc:

@@ -11,7 +11,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +28,7 @@ from rtloop.library.db import LibraryDB, LibraryError, LoopResult
 from rtloop.library.projection import update_map
 from rtloop.library.worker import ScanWorker, Task
 from rtloop.session_options import flush_denormals_in_this_process
+from rtloop.worker_processes import become_worker, sigint_blocked
 
 COMMIT_SECONDS = 2.0
 
@@ -98,7 +98,7 @@ _WORKER: ScanWorker | None = None
 
 def _init_worker(bundle_path: str, providers: list[str] | None) -> None:
     global _WORKER
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the scan stops us
+    become_worker()  # Ctrl-C reaches the whole group: the scan stops us, or we end when it has gone
     flush_denormals_in_this_process()
     _WORKER = ScanWorker(bundle_path, providers, threads=1)
 
@@ -127,7 +127,8 @@ class InlineRunner:
 class ProcessRunner:
     """A pool of worker processes, each with its own single-threaded ONNX Runtime session.
 
-    At most two batches per worker are in flight, so memory stays flat however large the library.
+    At most two batches per worker are in flight, so memory stays flat however large the library. The
+    workers ignore Ctrl-C, and end if this process is killed (see :mod:`rtloop.worker_processes`).
     """
 
     def __init__(self, bundle: Path, jobs: int, providers: list[str] | None = None) -> None:
@@ -143,7 +144,8 @@ class ProcessRunner:
         pending: set[Future] = set()
         try:
             for tasks in batches:
-                pending.add(self.pool.submit(_run_batch, tasks))
+                with sigint_blocked():  # a submit may start a worker
+                    pending.add(self.pool.submit(_run_batch, tasks))
                 if len(pending) >= 2 * self.workers:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     yield from (f.result() for f in done)
