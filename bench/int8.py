@@ -38,7 +38,7 @@ import onnxruntime as ort
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from embed_speed import timed  # noqa: E402  (bench/ is a folder of scripts, not a package)
-from quality import Encoder, add_encoder_arguments, aucs, encoder_from, train_quietly  # noqa: E402
+from quality import Encoder, aucs, encoder_from, train_quietly  # noqa: E402
 
 from export.clap_checkpoint import build_encoder  # noqa: E402
 from export.encoder_graph import EncoderGraph  # noqa: E402
@@ -46,6 +46,7 @@ from export.htsat import htsat_config  # noqa: E402
 from export.onnx_export import cosine  # noqa: E402
 from export.quantise import distance_change  # noqa: E402
 from export.train import frontend_for  # noqa: E402
+from rtloop.cli import add_encoder_options  # noqa: E402
 from rtloop.frontend import FrontEndConfig  # noqa: E402
 from rtloop.scorer import run_encoder  # noqa: E402
 from rtloop.session_options import flush_denormals_in_this_process, session_options  # noqa: E402
@@ -155,7 +156,7 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=24, help="training loops of the --auc bundles")
     parser.add_argument("--per-class", type=int, default=6, help="test loops per deviation (twice as many normal)")
     parser.add_argument("--detector", default="svdd-residual", help="the sound aspect's detector of --auc")
-    add_encoder_arguments(parser)
+    add_encoder_options(parser)
     args = parser.parse_args()
     encoder = encoder_from(args)
     if encoder.checkpoint is not None and not encoder.checkpoint.is_file():

@@ -61,7 +61,8 @@ from loopset import (  # noqa: E402  (bench/ is a folder of scripts, not a packa
     read_labels,
 )
 
-from rtloop.train_config import AMODELS, TrainConfig  # noqa: E402
+from rtloop.cli import add_encoder_options  # noqa: E402
+from rtloop.train_config import TrainConfig  # noqa: E402
 
 TARGET_OVERALL = 0.90
 TARGET_SUBTLE = 0.80
@@ -94,16 +95,8 @@ class Encoder:
         return f"{self.amodel}{' + fusion' if self.fusion else ''}, {weights}"
 
 
-def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that choose :class:`Encoder`, spelled as ``rtloop train`` spells them."""
-    parser.add_argument("--clap-ckpt", type=Path, default=None, help="a local LAION-CLAP checkpoint (.pt)")
-    parser.add_argument("--amodel", default=TrainConfig.amodel, choices=AMODELS, help="the checkpoint's HTS-AT")
-    parser.add_argument("--no-fusion", action="store_true", help="a checkpoint without feature fusion")
-    parser.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of --clap-ckpt")
-
-
 def encoder_from(args: argparse.Namespace) -> Encoder:
-    """The :class:`Encoder` that :func:`add_encoder_arguments`'s options chose."""
+    """The :class:`Encoder` that the options of ``rtloop.cli.add_encoder_options`` chose."""
     return Encoder(args.clap_ckpt, args.amodel, not args.no_fusion, args.trust_checkpoint)
 
 
@@ -338,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sets", type=Path, default=None, help="loop sets folder (default CACHE/sets[-quick])")
     parser.add_argument("--soundfont", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write every per-seed ROC-AUC here")
-    add_encoder_arguments(parser)
+    add_encoder_options(parser)
     return parser
 
 

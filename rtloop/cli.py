@@ -52,13 +52,21 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 INTERRUPTED = 130  # main's status after Ctrl-C: 128 + SIGINT, as shells report it
 
 
+def add_encoder_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the encoder's checkpoint and architecture (``rtloop train``, the benchmarks)."""
+    parser.add_argument("--clap-ckpt", type=Path, help="local LAION-CLAP checkpoint (.pt)")
+    parser.add_argument("--amodel", default=TrainConfig.amodel, choices=AMODELS, help="the checkpoint's HTS-AT")
+    parser.add_argument(
+        "--no-fusion", action="store_true", help="no feature fusion: loops over 10 s use their first 10 s"
+    )
+    parser.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of --clap-ckpt")
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a bundle on a folder of normal loops (needs rtloop[train])")
     p.add_argument("loops", type=Path, help="folder of loops (searched recursively) or one file")
     p.add_argument("-o", "--output", type=Path, required=True, help="bundle directory to write, e.g. bass.rtloop")
-    p.add_argument("--clap-ckpt", type=Path, help="local LAION-CLAP checkpoint (.pt)")
-    p.add_argument("--amodel", default=TrainConfig.amodel, choices=AMODELS)
-    p.add_argument("--no-fusion", action="store_true", help="no feature fusion: loops over 10 s use their first 10 s")
+    add_encoder_options(p)
     p.add_argument(
         "--detector",
         default=TrainConfig.detector,
@@ -90,7 +98,6 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="int8: the encoder's linear layers quantised (a quarter of the file, faster on CPUs: bench/int8.py)",
     )
     p.add_argument("--random-encoder", action="store_true", help="no checkpoint: random encoder from --seed")
-    p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of --clap-ckpt")
     p.add_argument(
         "--bars-hint", type=values.bars, help="bars per loop in this folder; the live daemon's default --bars"
     )
