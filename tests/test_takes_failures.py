@@ -12,7 +12,6 @@ import csv
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mount_namespace import mount_namespace_problem
 
 from rtloop.cli import main
 from rtloop.errors import RtloopError, TakesError
@@ -226,18 +226,10 @@ def test_rtloop_takes_survives_a_truncated_log(tmp_path: Path, capsys: pytest.Ca
 
 def in_namespace(scenario: str, tmp_path: Path) -> dict:
     """Run ``scenario`` in a child inside its own user + mount namespace; returns what it saw."""
-    if shutil.which("unshare") is None or shutil.which("mount") is None:
-        pytest.skip("needs util-linux's unshare and mount")
     mount_point = tmp_path / "fs"
     mount_point.mkdir()
-    probe = subprocess.run(
-        ["unshare", "-rm", "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"user + mount namespaces not permitted here: {probe.stderr.strip()}")
+    if problem := mount_namespace_problem(mount_point):
+        pytest.skip(problem)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.run(
         ["unshare", "-rm", sys.executable, __file__, scenario, str(mount_point)],
