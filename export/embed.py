@@ -37,6 +37,7 @@ class EmbeddedSet:
     durations: list[float] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     cached: int = 0
+    cache_error: str | None = None  # why new embeddings could not be cached (none were, after it)
 
     def features(self, kind: str) -> np.ndarray:
         """Stacked ``latent`` or ``embedding`` features, (n, dim) float32."""
@@ -48,11 +49,20 @@ EmbedFunction = Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray]]
 
 
 def _write_cache(cache_file: Path, latent: np.ndarray, embedding: np.ndarray, seconds: float) -> None:
-    """Store one loop's embeddings whole or not at all: written beside, then renamed into place."""
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    """Store one loop's embeddings whole or not at all: written beside, then renamed into place.
+
+    Raises:
+        OSError: the entry could not be written (a full disk, a folder that is not writable); nothing
+            of it is left behind.
+    """
     partial = cache_file.with_name(f".{cache_file.stem}.{os.getpid()}.partial.npz")
-    np.savez(partial, latent=latent, embedding=embedding, seconds=seconds)
-    os.replace(partial, cache_file)
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(partial, latent=latent, embedding=embedding, seconds=seconds)
+        os.replace(partial, cache_file)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _read_cache(cache_file: Path) -> tuple[np.ndarray, np.ndarray, float] | None:
@@ -106,8 +116,12 @@ class Embedder:
         def flush() -> None:
             latent, embedding = self.embed([w for _, w, _ in pending])
             for (path, wave, cache_file), lat, emb in zip(pending, latent, embedding, strict=True):
-                if cache_file is not None:
-                    _write_cache(cache_file, lat, emb, len(wave) / self.frontend.sample_rate)
+                if cache_file is not None and result.cache_error is None:
+                    try:
+                        _write_cache(cache_file, lat, emb, len(wave) / self.frontend.sample_rate)
+                    except OSError as exc:  # the cache only saves time: training goes on without it
+                        result.cache_error = f"{exc.strerror or exc} ({cache_file.parent})"
+                        tqdm.write(f"cannot write the embedding cache: {result.cache_error}; going on without it")
                 self._add(result, path, lat, emb, len(wave) / self.frontend.sample_rate)
             bar.update(len(pending))
             pending.clear()

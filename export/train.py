@@ -45,7 +45,7 @@ from rtloop.bundle import (
     write_manifest,
 )
 from rtloop.calibration import fit_calibration
-from rtloop.errors import AudioError, CheckpointError
+from rtloop.errors import STORAGE_REFUSED, AudioError, CheckpointError, RtloopError
 from rtloop.frontend import FrontEndConfig
 from rtloop.scorer import Scorer
 from rtloop.train_config import EncoderPrecision, TrainConfig
@@ -92,12 +92,16 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     Raises:
         AudioError: fewer than 4 usable loops.
+        RtloopError: the bundle could not be written (a full disk, a folder not writable); nothing of it is left.
         CheckpointError: no usable checkpoint (and no ``--random-encoder``).
         ParityError: ONNX Runtime disagrees with PyTorch on the exported graphs, or an int8 encoder's
             embeddings are too far from the fp32 graph's.
     """
-    cfg.output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".rtloop-", dir=cfg.output.parent))
+    try:
+        cfg.output.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".rtloop-", dir=cfg.output.parent))
+    except OSError as exc:
+        raise RtloopError(f"cannot write the bundle {cfg.output}: {exc.strerror}") from exc
     try:
         staging = work / "bundle"
         staging.mkdir()
@@ -106,6 +110,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         if cfg.output.exists():
             shutil.rmtree(cfg.output)
         staging.rename(cfg.output)
+    except OSError as exc:
+        if exc.errno not in STORAGE_REFUSED:
+            raise
+        raise RtloopError(f"cannot write the bundle {cfg.output}: {exc.strerror}") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return load_bundle(cfg.output).manifest
@@ -130,6 +138,7 @@ def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:
     print(
         f"{len(paths)} files: {len(loops.paths)} used ({loops.cached} from cache), {len(loops.skipped)} skipped"
         + (f"; {len(scan.skipped)} other paths left out" if scan.skipped else "")
+        + (f"; embeddings not cached: {loops.cache_error}" if loops.cache_error else "")
     )
     if len(loops.paths) < MIN_LOOPS:
         raise AudioError(f"{cfg.loops}: {len(loops.paths)} usable loops; at least {MIN_LOOPS} are needed")

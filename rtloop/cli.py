@@ -21,7 +21,7 @@ from rtloop import __version__
 from rtloop import cli_values as values
 from rtloop.audio_io import load_audio
 from rtloop.bundle import load_bundle
-from rtloop.errors import AudioError, RtloopError
+from rtloop.errors import STORAGE_REFUSED, AudioError, RtloopError
 from rtloop.live import DEFAULT_BARS, ClockKind, RunConfig
 from rtloop.midi_ports import APIS
 from rtloop.osc_io import parse_host_port
@@ -682,6 +682,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RtloopError as exc:
         print(f"rtloop {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the storage refused a write that no command could have gone on without
+        if exc.errno not in STORAGE_REFUSED:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"rtloop {args.command}: error: cannot write{where}: {exc.strerror}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C: what a command finished is kept (caches, a library's rows)
         print(f"rtloop {args.command}: interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -1,5 +1,12 @@
 """rtloop's error hierarchy: every error is an RtloopError and also the builtin it resembles."""
 
+import errno
+
+# The errors of a write that the storage refused: full, over quota, read-only, or past its largest file.
+STORAGE_REFUSED = frozenset(
+    code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EROFS, errno.EFBIG) if code is not None
+)
+
 
 class RtloopError(Exception):
     """Base class of every error rtloop raises on purpose."""

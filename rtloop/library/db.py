@@ -121,6 +121,9 @@ class LibraryDB:
             self.conn = sqlite3.connect(str(self.path))
         try:
             self._check_or_create(readonly)
+        except sqlite3.OperationalError as exc:  # a full disk, a read-only file or folder
+            self.conn.close()
+            raise LibraryError(f"{self.path}: cannot use it: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise LibraryError(f"{self.path}: not an SQLite database: {exc}") from exc

@@ -11,6 +11,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -238,7 +239,8 @@ def scan(
 
     Raises:
         BundleError: a bundle that does not load.
-        LibraryError: a database scanned with another bundle (without ``rescore``), or of a newer schema.
+        LibraryError: a database scanned with another bundle (without ``rescore``), of a newer schema, or that
+            cannot be written (a full disk).
         AudioError: a library path that is neither a folder nor a file.
     """
     load_bundle(cfg.bundle)  # fail here, not in every worker
@@ -246,6 +248,24 @@ def scan(
     resolved = sorted({Path(r).resolve() for r in cfg.roots})
     roots = [r for r in resolved if not any(r != o and r.is_relative_to(o) for o in resolved)]  # nested: once
     summary = ScanSummary()
+    try:
+        _scan_into(cfg, bundle, roots, summary, make_runner, progress_stream)
+    except sqlite3.OperationalError as exc:  # a full disk, a file made read-only meanwhile
+        raise LibraryError(
+            f"cannot write {cfg.database}: {exc}; the results stored before are kept: "
+            "run the scan again to go on once it can be written"
+        ) from exc
+    return summary
+
+
+def _scan_into(
+    cfg: ScanConfig,
+    bundle: Path,
+    roots: list[Path],
+    summary: ScanSummary,
+    make_runner: Callable[[ScanConfig], Runner],
+    progress_stream: TextIO | None,
+) -> None:
     with LibraryDB(cfg.database) as db:
         wanted_id = bundle_id(bundle)
         stored_id = db.meta("bundle_id")
@@ -268,7 +288,6 @@ def scan(
         with db.conn:
             db.set_meta("updated", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             update_map(db)
-    return summary
 
 
 def _plan(db: LibraryDB, roots: list[Path], summary: ScanSummary) -> tuple[list[Task], dict[str, _Pending]]:
@@ -366,7 +385,9 @@ def _score(
                 last_commit = time.monotonic()
             progress.update(done, summary.unreadable)
     finally:
-        db.conn.commit()  # an interrupted scan keeps every result it has: the next one goes on from there
-        runner.close()
+        try:
+            db.conn.commit()  # an interrupted scan keeps every result it has: the next one goes on from there
+        finally:
+            runner.close()
     summary.seconds = time.monotonic() - start
     progress.update(done, summary.unreadable, final=True)
