@@ -47,8 +47,11 @@ def test_newer_schema_and_foreign_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(LibraryError, match="not an rtloop library"):
         LibraryDB(other)
     (tmp_path / "text.db").write_text("hello, not sqlite at all" * 100)
-    with pytest.raises(LibraryError):
+    with pytest.raises(LibraryError, match="not an SQLite database"):
         LibraryDB(tmp_path / "text.db")
+    for unusable in (tmp_path, tmp_path / "no such folder" / "lib.db"):  # a folder; a file in a missing one
+        with pytest.raises(LibraryError, match="cannot open it: unable to open database file"):
+            LibraryDB(unusable)
 
 
 @pytest.fixture

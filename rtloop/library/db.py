@@ -116,9 +116,13 @@ class LibraryDB:
             if not self.path.is_file():
                 raise LibraryError(f"{self.path}: no such library database")
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        else:
-            self.conn = sqlite3.connect(str(self.path))
+        try:
+            if readonly:
+                self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            else:
+                self.conn = sqlite3.connect(str(self.path))
+        except sqlite3.OperationalError as exc:  # a folder, a missing or unwritable parent folder
+            raise LibraryError(f"{self.path}: cannot open it: {exc}") from exc
         try:
             self._check_or_create(readonly)
         except sqlite3.OperationalError as exc:  # a full disk, a read-only file or folder
