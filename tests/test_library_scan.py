@@ -49,9 +49,13 @@ def test_newer_schema_and_foreign_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "text.db").write_text("hello, not sqlite at all" * 100)
     with pytest.raises(LibraryError, match="not an SQLite database"):
         LibraryDB(tmp_path / "text.db")
-    for unusable in (tmp_path, tmp_path / "no such folder" / "lib.db"):  # a folder; a file in a missing one
-        with pytest.raises(LibraryError, match="cannot open it: unable to open database file"):
-            LibraryDB(unusable)
+    with pytest.raises(LibraryError, match="cannot open it: unable to open database file"):
+        LibraryDB(tmp_path)  # a folder
+    (tmp_path / "a file").touch()
+    with pytest.raises(LibraryError, match="cannot open it: .*File exists"):
+        LibraryDB(tmp_path / "a file" / "lib.db")
+    with LibraryDB(tmp_path / "new" / "folder" / "lib.db") as db:  # missing folders are made
+        assert db.meta("schema_version") == str(SCHEMA_VERSION)
 
 
 @pytest.fixture

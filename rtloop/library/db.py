@@ -103,7 +103,7 @@ class LibraryDB:
     """An open library database (a context manager; whoever opens closes).
 
     Args:
-        path: the SQLite file; created with the current schema if absent.
+        path: the SQLite file; created with the current schema if absent (and its folder with it).
         readonly: open read-only (the explorer); the file must exist.
 
     Raises:
@@ -120,8 +120,9 @@ class LibraryDB:
             if readonly:
                 self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
             else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.conn = sqlite3.connect(str(self.path))
-        except sqlite3.OperationalError as exc:  # a folder, a missing or unwritable parent folder
+        except (sqlite3.OperationalError, OSError) as exc:  # a folder; a parent that cannot be made
             raise LibraryError(f"{self.path}: cannot open it: {exc}") from exc
         try:
             self._check_or_create(readonly)
