@@ -38,6 +38,7 @@ from rtloop.audio_io import find_audio_files, load_audio
 from rtloop.bundle import (
     DETECTOR_FILE,
     ENCODER_FILE,
+    MANIFEST,
     Bundle,
     load_bundle,
     selftest_waves,
@@ -92,11 +93,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     Raises:
         AudioError: fewer than 4 usable loops.
-        RtloopError: the bundle could not be written (a full disk, a folder not writable); nothing of it is left.
+        RtloopError: ``cfg.output`` exists and is not a bundle (it is never replaced then), or the bundle
+            could not be written (a full disk, a folder not writable); nothing of it is left.
         CheckpointError: no usable checkpoint (and no ``--random-encoder``).
         ParityError: ONNX Runtime disagrees with PyTorch on the exported graphs, or an int8 encoder's
             embeddings are too far from the fp32 graph's.
     """
+    if _not_a_bundle(cfg.output):  # the output is replaced at the end: never anything but a bundle
+        raise RtloopError(f"{cfg.output} exists and is not a bundle: give a new path, or remove it first")
     try:
         cfg.output.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".rtloop-", dir=cfg.output.parent))
@@ -117,6 +121,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return load_bundle(cfg.output).manifest
+
+
+def _not_a_bundle(path: Path) -> bool:
+    """Whether ``path`` holds something that is not a bundle: a file, or a folder with files but no manifest."""
+    if path.is_dir():
+        return any(path.iterdir()) and not (path / MANIFEST).is_file()
+    return path.exists() or path.is_symlink()
 
 
 def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:

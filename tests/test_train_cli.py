@@ -182,3 +182,18 @@ def test_user_mistakes_give_one_clear_line(
     )
     assert "at least 4 are needed" in capsys.readouterr().err
     assert not (tmp_path / "x.rtloop").exists() and not (tmp_path / "y.rtloop").exists()
+
+
+def test_an_output_that_is_not_a_bundle_is_never_replaced(
+    loop_sets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    music = tmp_path / "Music"  # -o with a folder of the user's, or a file: refused before any work
+    music.mkdir()
+    (music / "song.wav").write_bytes(b"precious")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious")
+    for output in (music, notes):
+        assert main(["train", str(loop_sets["train"]), "-o", str(output), "--random-encoder"]) == 2
+        assert f"{output} exists and is not a bundle" in capsys.readouterr().err
+    assert (music / "song.wav").read_bytes() == b"precious" and notes.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Music", "notes.txt"]  # no work folder left
