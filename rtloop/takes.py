@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import queue
+import re
 import stat
 import threading
 import time
@@ -155,6 +156,14 @@ def take_name(when: float, bar: int, bpm: float, score: float) -> str:
     """File name that sorts by time and says what the take is."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when)) + f".{int(when % 1 * 1000):03d}"
     return f"{stamp}_bar{bar:05d}_{bpm:.1f}bpm_score{score:.4g}.wav"
+
+
+_TAKE_NAME = re.compile(r"\d{8}-\d{6}\.\d{3}_bar\d{5,}_.+bpm_score.+\.wav")
+
+
+def is_take_name(name: str) -> bool:
+    """Whether a file name is one that :func:`take_name` gives (the size cap touches no other file)."""
+    return _TAKE_NAME.fullmatch(name) is not None
 
 
 class _AppendLog:
@@ -498,9 +507,10 @@ class TakeKeeper(Closing):
             self._recovered(Failure.LOG)
 
     def _enforce_cap(self) -> None:
-        """Delete takes, oldest unflagged and unmarked first, until the folder fits its cap."""
+        """Delete takes, oldest unflagged and unmarked first, until they fit the cap. Other WAV files in
+        the folder (a user's own) are neither counted nor touched."""
         sizes = {}
-        for path in sorted(self.cfg.folder.glob("*.wav")):
+        for path in sorted(p for p in self.cfg.folder.glob("*.wav") if is_take_name(p.name)):
             with contextlib.suppress(FileNotFoundError):  # removed by someone else meanwhile
                 sizes[path] = path.stat().st_size
         takes = list(sizes)

@@ -17,7 +17,7 @@ from rtloop.cli import config_argv, main
 from rtloop.errors import RtloopError
 from rtloop.live import RunConfig, open_daemon, run_daemon
 from rtloop.synth import bass_loop
-from rtloop.takes import TakeKeeper, TakesConfig, read_session
+from rtloop.takes import TakeKeeper, TakesConfig, is_take_name, read_session, take_name
 
 
 def test_keeper_keeps_flagged_loops_logs_every_loop_and_marks(tmp_path: Path) -> None:
@@ -45,6 +45,8 @@ def test_keeper_keeps_flagged_loops_logs_every_loop_and_marks(tmp_path: Path) ->
 
 def test_size_cap_removes_oldest_unflagged_first(tmp_path: Path) -> None:
     one_take = 4800 * 4 + 100  # float WAV bytes, roughly
+    own = tmp_path / "my song.wav"  # a user's file in the folder, larger than the cap: not a take
+    own.write_bytes(bytes(4 * one_take))
     keeper = TakeKeeper(TakesConfig(tmp_path, keep_all=True, max_bytes=int(2.5 * one_take)), sample_rate=48000)
     audio = np.full(4800, 0.1, dtype=np.float32)
     keeper.add(audio, 1, 120.0, 9.0, 0.99, True)  # flagged: precious
@@ -52,8 +54,14 @@ def test_size_cap_removes_oldest_unflagged_first(tmp_path: Path) -> None:
     keeper.add(audio, 3, 120.0, 1.0, 0.05, False)
     keeper.add(audio, 4, 120.0, 1.0, 0.05, False)
     keeper.close()
-    bars = sorted(int(p.name.split("_bar")[1][:5]) for p in tmp_path.glob("*.wav"))
+    bars = sorted(int(p.name.split("_bar")[1][:5]) for p in tmp_path.glob("*_bar*.wav"))
     assert bars == [1, 4]
+    assert own.stat().st_size == 4 * one_take
+
+
+def test_take_names_are_recognised() -> None:
+    assert is_take_name(take_name(1e9, 12, 120.0, -2.681)) and is_take_name(take_name(1e9, 123456, 97.5, 1e6))
+    assert not any(map(is_take_name, ["my song.wav", "20260101-120000.000_bar00001_x.wav", "a_bar1_bpm_score.wav"]))
 
 
 def test_log_rotation_keeps_files_bounded(tmp_path: Path) -> None:
