@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import zipfile
@@ -61,7 +62,8 @@ def _write_cache(cache_file: Path, latent: np.ndarray, embedding: np.ndarray, se
         np.savez(partial, latent=latent, embedding=embedding, seconds=seconds)
         os.replace(partial, cache_file)
     except OSError:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the first error is the one to report
+            partial.unlink(missing_ok=True)
         raise
 
 

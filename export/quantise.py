@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,12 @@ def quantise_encoder(fp32: Path, int8: Path) -> dict[str, Any]:
             per_channel=False,
             reduce_range=REDUCE_RANGE,
         )
+    except Exception as exc:
+        # The quantiser writes a copy of the graph beside it; on a full disk that copy is cut short and
+        # fails to parse, which says nothing of the disk.
+        if shutil.disk_usage(int8.parent).free < fp32.stat().st_size:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(int8.parent)) from exc
+        raise
     finally:
         root.removeFilter(chatter)
     return {

@@ -93,7 +93,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     Raises:
         AudioError: fewer than 4 usable loops.
-        RtloopError: ``cfg.output`` exists and is not a bundle (it is never replaced then), or the bundle
+        RtloopError: ``cfg.output`` exists and is not a bundle (only a bundle is ever replaced), or the bundle
             could not be written (a full disk, a folder not writable); nothing of it is left.
         CheckpointError: no usable checkpoint (and no ``--random-encoder``).
         ParityError: ONNX Runtime disagrees with PyTorch on the exported graphs, or an int8 encoder's
@@ -111,6 +111,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         staging.mkdir()
         _build(cfg, staging, work)
         Scorer(load_bundle(staging))  # checks the graphs' contract and runs the self-test
+        if _not_a_bundle(cfg.output):  # it changed while training ran
+            raise RtloopError(f"{cfg.output} is no longer a bundle: the new one is left unwritten")
         if cfg.output.exists():
             shutil.rmtree(cfg.output)
         staging.rename(cfg.output)
@@ -124,10 +126,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def _not_a_bundle(path: Path) -> bool:
-    """Whether ``path`` holds something that is not a bundle: a file, or a folder with files but no manifest."""
-    if path.is_dir():
-        return any(path.iterdir()) and not (path / MANIFEST).is_file()
-    return path.exists() or path.is_symlink()
+    """Whether ``path`` holds something that is not a bundle: a link, a file, or a folder with files but
+    not a bundle's manifest and graphs."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        return True
+    if not path.exists() or not any(path.iterdir()):
+        return False
+    return not all((path / name).is_file() for name in (MANIFEST, ENCODER_FILE, DETECTOR_FILE))
 
 
 def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:

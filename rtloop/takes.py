@@ -158,7 +158,7 @@ def take_name(when: float, bar: int, bpm: float, score: float) -> str:
     return f"{stamp}_bar{bar:05d}_{bpm:.1f}bpm_score{score:.4g}.wav"
 
 
-_TAKE_NAME = re.compile(r"\d{8}-\d{6}\.\d{3}_bar\d{5,}_.+bpm_score.+\.wav")
+_TAKE_NAME = re.compile(r"\d{8}-\d{6}\.\d{3}_bar-?\d+_.+bpm_score.+\.wav")
 
 
 def is_take_name(name: str) -> bool:
@@ -635,12 +635,12 @@ def _parse_record(line: bytes) -> LoopRecord | None:
         and isinstance(row["marked"], bool)
         and isinstance(row["file"], str)
     )
-    if not kinds_ok or not _is_take_name(row["file"]):
+    if not kinds_ok or not _is_plain_wav_name(row["file"]):
         return None
     return LoopRecord(**row)
 
 
-def _is_take_name(file: str) -> bool:
+def _is_plain_wav_name(file: str) -> bool:
     """Empty, or a plain WAV name inside the folder: a log never sends a reader elsewhere."""
     return file == "" or (file.endswith(".wav") and not file.startswith(".") and "/" not in file and "\\" not in file)
 

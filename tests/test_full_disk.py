@@ -72,6 +72,18 @@ def test_a_bundle_that_does_not_fit_is_one_error_and_nothing_is_left(small_disk,
     assert run.stdout.rstrip().endswith("status 2"), run.stdout  # ls found nothing: no bundle, no work folder
 
 
+def test_an_int8_bundle_that_does_not_fit_is_one_error_too(small_disk, tmp_path: Path) -> None:
+    loops = tmp_path / "loops"
+    write_loop_set(loops, 4, seed=9)
+    out = small_disk.disk
+    train = _train(loops, out / "b.rtloop", tmp_path / "cache") + " --encoder-precision int8"
+    # Room for the fp32 graph (115 MB), not for the copy of it the quantiser writes beside it.
+    run = small_disk("180m", f"{train}; echo status $?; ls -A {out}")
+    assert "status 2" in run.stdout and "Traceback" not in run.stderr, run.stderr
+    assert "cannot write the bundle" in run.stderr and "No space left on device" in run.stderr
+    assert run.stdout.rstrip().endswith("status 2"), run.stdout
+
+
 def test_a_scan_that_fills_the_disk_is_one_error_and_goes_on_once_there_is_room(
     small_disk, trained_bundle: Path, tmp_path: Path
 ) -> None:

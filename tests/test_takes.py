@@ -61,6 +61,7 @@ def test_size_cap_removes_oldest_unflagged_first(tmp_path: Path) -> None:
 
 def test_take_names_are_recognised() -> None:
     assert is_take_name(take_name(1e9, 12, 120.0, -2.681)) and is_take_name(take_name(1e9, 123456, 97.5, 1e6))
+    assert is_take_name(take_name(1e9, -1, 120.0, float("nan")))  # a Link timeline realigned before bar 1
     assert not any(map(is_take_name, ["my song.wav", "20260101-120000.000_bar00001_x.wav", "a_bar1_bpm_score.wav"]))
 
 

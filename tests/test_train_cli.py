@@ -192,8 +192,14 @@ def test_an_output_that_is_not_a_bundle_is_never_replaced(
     (music / "song.wav").write_bytes(b"precious")
     notes = tmp_path / "notes.txt"
     notes.write_text("precious")
-    for output in (music, notes):
+    app = tmp_path / "app"  # a folder with a manifest.json of its own
+    app.mkdir()
+    (app / "manifest.json").write_text("{}")
+    link = tmp_path / "link.rtloop"
+    link.symlink_to(music)
+    for output in (music, notes, app, link):
         assert main(["train", str(loop_sets["train"]), "-o", str(output), "--random-encoder"]) == 2
         assert f"{output} exists and is not a bundle" in capsys.readouterr().err
     assert (music / "song.wav").read_bytes() == b"precious" and notes.read_text() == "precious"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["Music", "notes.txt"]  # no work folder left
+    assert (app / "manifest.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Music", "app", "link.rtloop", "notes.txt"]  # no work folder

@@ -59,6 +59,18 @@ CREATE VIEW IF NOT EXISTS unreadable_files AS
 """
 
 
+_REFUSED_WRITES = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")  # and their subcodes
+_REFUSED_MESSAGES = ("database or disk is full", "readonly database", "disk I/O error", "unable to open database")
+
+
+def write_refused(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed because the storage refused it (full, read-only, I/O), not for another reason."""
+    name = getattr(exc, "sqlite_errorname", None)  # Python 3.11+; before, the message says it
+    if name is not None:
+        return any(name == code or name.startswith(f"{code}_") for code in _REFUSED_WRITES)
+    return any(text in str(exc) for text in _REFUSED_MESSAGES)
+
+
 class LibraryError(RtloopError, ValueError):
     """A library database that cannot be used: not one, a newer schema, or scanned with another bundle."""
 
@@ -107,21 +119,16 @@ class LibraryDB:
         readonly: open read-only (the explorer); the file must exist.
 
     Raises:
-        LibraryError: not an rtloop library, or one of a newer schema version.
+        LibraryError: not an rtloop library, one of a newer schema version, or a path that cannot be
+            opened or created (a folder, a full disk).
     """
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = Path(path)
-        if readonly:
-            if not self.path.is_file():
-                raise LibraryError(f"{self.path}: no such library database")
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        if readonly and not self.path.is_file():
+            raise LibraryError(f"{self.path}: no such library database")
         try:
-            if readonly:
-                self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.conn = sqlite3.connect(str(self.path))
+            self.conn = self._connect(readonly)
         except (sqlite3.OperationalError, OSError) as exc:  # a folder; a parent that cannot be made
             raise LibraryError(f"{self.path}: cannot open it: {exc}") from exc
         try:
@@ -136,6 +143,13 @@ class LibraryDB:
             self.conn.close()
             raise
         self.conn.execute("PRAGMA foreign_keys = ON")
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            return sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(str(self.path))
 
     def _check_or_create(self, readonly: bool) -> None:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
