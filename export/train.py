@@ -105,7 +105,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         cfg.output.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".rtloop-", dir=cfg.output.parent))
     except OSError as exc:
-        raise RtloopError(f"cannot write the bundle {cfg.output}: {exc.strerror}") from exc
+        raise _cannot_write(cfg.output, exc) from exc
     try:
         staging = work / "bundle"
         staging.mkdir()
@@ -119,10 +119,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     except OSError as exc:
         if exc.errno not in STORAGE_REFUSED:
             raise
-        raise RtloopError(f"cannot write the bundle {cfg.output}: {exc.strerror}") from exc
+        raise _cannot_write(cfg.output, exc) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return load_bundle(cfg.output).manifest
+
+
+def _cannot_write(output: Path, exc: OSError) -> RtloopError:
+    return RtloopError(f"cannot write the bundle {output}: {exc.strerror}")
 
 
 def _not_a_bundle(path: Path) -> bool:
