@@ -7,13 +7,13 @@ import multiprocessing
 import os
 import signal
 import subprocess
-import sys
 import time
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rtloop_console import RTLOOP_CONSOLE
 
 pytest.importorskip("torch")
 
@@ -77,8 +77,7 @@ def test_ctrl_c_while_embedding_stops_training_with_one_line(tmp_path: Path) -> 
     cache = tmp_path / "cache"
     argv = ["train", str(tmp_path / "loops"), "-o", str(tmp_path / "b.rtloop"), "--random-encoder", "--jobs", "2"]
     train = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from rtloop.cli import console_main; sys.exit(console_main())", *argv]
-        + ["--cache-dir", str(cache)],
+        [*RTLOOP_CONSOLE, *argv, "--cache-dir", str(cache)],
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,

@@ -10,17 +10,16 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from mount_namespace import mount_namespace_problem
+from rtloop_console import RTLOOP_CONSOLE
 
 from rtloop.synth import write_loop_set
 
 ROOT = Path(__file__).resolve().parent.parent
-CONSOLE = [sys.executable, "-c", "import sys; from rtloop.cli import console_main; sys.exit(console_main())"]
-RTLOOP = shlex.join(CONSOLE)  # the same, as a shell command
+RTLOOP = shlex.join(RTLOOP_CONSOLE)  # as a shell command
 
 
 @pytest.fixture
@@ -112,7 +111,7 @@ def test_output_to_a_full_device_is_one_line(trained_bundle: Path, tmp_path: Pat
     argv = ["score", str(trained_bundle), str(loop), "--json"]
     with open("/dev/full", "w") as full:  # every write: No space left on device
         run = subprocess.run(
-            [*CONSOLE, *argv],
+            [*RTLOOP_CONSOLE, *argv],
             stdout=full,
             stderr=subprocess.PIPE,
             text=True,
