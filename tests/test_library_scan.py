@@ -202,6 +202,27 @@ def test_an_interrupted_scan_goes_on_where_it_stopped(
 
 
 @pytest.mark.slow
+def test_a_database_another_program_writes_is_one_clear_error(
+    trained_bundle: Path, library: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """Another scan holding SQLite's write lock: after SQLite's 5 s wait, the scan says so and stores nothing."""
+    lib, _ = library
+    database = tmp_path / "library.db"
+    scan(ScanConfig(trained_bundle, (lib / "odd",), database, jobs=1))
+    before = stored(database)
+    other = sqlite3.connect(database)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # a writer's lock: reading stays allowed, writing waits
+        with pytest.raises(LibraryError, match="is in use by another program"):
+            scan(ScanConfig(trained_bundle, (lib / "bass",), database, jobs=1))
+    finally:
+        other.close()
+    assert stored(database) == before
+    scan(ScanConfig(trained_bundle, (lib / "bass",), database, jobs=1))  # once it is free, the scan goes on
+    assert len(stored(database)) == len(before) + 4
+
+
+@pytest.mark.slow
 def test_another_bundle_needs_rescore(
     trained_bundle: Path, library: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -61,14 +61,30 @@ CREATE VIEW IF NOT EXISTS unreadable_files AS
 
 _REFUSED_WRITES = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")  # and their subcodes
 _REFUSED_MESSAGES = ("database or disk is full", "readonly database", "disk I/O error", "unable to open database")
+_IN_USE = ("SQLITE_BUSY", "SQLITE_LOCKED")
+_IN_USE_MESSAGES = ("database is locked", "database table is locked")
 
 
 def write_refused(exc: sqlite3.Error) -> bool:
     """Whether SQLite failed because the storage refused it (full, read-only, I/O), not for another reason."""
+    return _failed_with(exc, _REFUSED_WRITES, _REFUSED_MESSAGES)
+
+
+def in_use(exc: sqlite3.Error) -> bool:
+    """Whether SQLite gave up waiting (5 s) for another connection's lock: another scan, an open editor."""
+    return _failed_with(exc, _IN_USE, _IN_USE_MESSAGES)
+
+
+def _failed_with(exc: sqlite3.Error, codes: tuple[str, ...], messages: tuple[str, ...]) -> bool:
     name = getattr(exc, "sqlite_errorname", None)  # Python 3.11+; before, the message says it
     if name is not None:
-        return any(name == code or name.startswith(f"{code}_") for code in _REFUSED_WRITES)
-    return any(text in str(exc) for text in _REFUSED_MESSAGES)
+        return any(name == code or name.startswith(f"{code}_") for code in codes)
+    return any(text in str(exc) for text in messages)
+
+
+def in_use_message(path: Path, exc: sqlite3.Error) -> str:
+    """What to tell the user of a database another program holds locked."""
+    return f"{path} is in use by another program (another scan?): {exc}"
 
 
 class LibraryError(RtloopError, ValueError):
@@ -133,9 +149,11 @@ class LibraryDB:
             raise LibraryError(f"{self.path}: cannot open it: {exc}") from exc
         try:
             self._check_or_create(readonly)
-        except sqlite3.OperationalError as exc:  # a full disk, a read-only file or folder
+        except sqlite3.OperationalError as exc:  # a full disk, a read-only file or folder, another writer
             self.conn.close()
-            raise LibraryError(f"{self.path}: cannot use it: {exc}") from exc
+            raise LibraryError(
+                in_use_message(self.path, exc) if in_use(exc) else f"{self.path}: cannot use it: {exc}"
+            ) from exc
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise LibraryError(f"{self.path}: not an SQLite database: {exc}") from exc

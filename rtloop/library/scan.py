@@ -25,7 +25,7 @@ from rtloop.audio_io import find_audio_files
 from rtloop.bundle import MANIFEST, load_bundle
 from rtloop.cores import usable_cores
 from rtloop.errors import AudioError, RtloopError
-from rtloop.library.db import LibraryDB, LibraryError, LoopResult, write_refused
+from rtloop.library.db import LibraryDB, LibraryError, LoopResult, in_use, in_use_message, write_refused
 from rtloop.library.projection import update_map
 from rtloop.library.worker import ScanWorker, Task
 from rtloop.session_options import flush_denormals_in_this_process
@@ -251,8 +251,8 @@ def scan(
     try:
         _scan_into(cfg, bundle, roots, summary, make_runner, progress_stream)
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc):  # SQLite waited 5 s for another writer
-            raise LibraryError(f"{cfg.database} is in use by another program (another scan?): {exc}") from exc
+        if in_use(exc):
+            raise LibraryError(in_use_message(cfg.database, exc)) from exc
         if not write_refused(exc):
             raise
         raise LibraryError(
