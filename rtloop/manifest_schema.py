@@ -178,8 +178,9 @@ class Field:
     Attributes:
         key: dotted path, e.g. ``"calibration.threshold"``; a parent precedes its children in FIELDS.
         check: raises :class:`Invalid` saying what is wrong with a value.
-        required: a bundle without the key is refused (else it may be absent).
-        since: the first ``format_version`` that has this key.
+        required: a bundle without the key is refused whenever the key's parent object is present (a
+            top-level key's parent, the manifest, always is); else the key may be absent.
+        since: the first ``format_version`` that has this key; an older manifest that has it is refused.
     """
 
     key: str
@@ -192,10 +193,10 @@ def _calibration_fields(key: str, since: int = 1, required: bool = True) -> tupl
     """The fields of one calibration (the network detector's, an aspect's or the overall's)."""
     return (
         Field(key, mapping_of(CALIBRATION_KEYS), required, since),
-        Field(f"{key}.method", one_of(CALIBRATION_METHOD), required, since),
-        Field(f"{key}.median", number(), required, since),
-        Field(f"{key}.threshold", number(), required, since),
-        Field(f"{key}.width", number(above=0.0), required, since),
+        Field(f"{key}.method", one_of(CALIBRATION_METHOD), since=since),
+        Field(f"{key}.median", number(), since=since),
+        Field(f"{key}.threshold", number(), since=since),
+        Field(f"{key}.width", number(above=0.0), since=since),
         Field(f"{key}.quantile", number(above=0.0, high=1.0), False, since),
     )
 
@@ -240,23 +241,24 @@ FIELDS: tuple[Field, ...] = (
     Field("selftest.scores", numbers(SELFTEST_SIGNALS)),
     # format 2: present together or not at all (checked in _aspects_agree)
     Field("aspects", mapping_of(DESCRIPTOR_ASPECTS), required=False, since=2),
+    Field("selftest.aspects", mapping_of(DESCRIPTOR_ASPECTS), required=False, since=2),
     *(
         field
         for aspect in DESCRIPTOR_ASPECTS
         for field in (
             Field(f"aspects.{aspect}", mapping_of(ASPECT_KEYS), required=False, since=2),
-            Field(f"aspects.{aspect}.file", one_of(f"{aspect}.onnx"), required=False, since=2),
-            Field(f"aspects.{aspect}.dim", integer(1, 4096), required=False, since=2),
-            Field(f"aspects.{aspect}.detector", mapping, required=False, since=2),
-            Field(f"aspects.{aspect}.detector.name", text, required=False, since=2),
-            *_calibration_fields(f"aspects.{aspect}.calibration", since=2, required=False),
+            Field(f"aspects.{aspect}.file", one_of(f"{aspect}.onnx"), since=2),
+            Field(f"aspects.{aspect}.dim", integer(1, 4096), since=2),
+            Field(f"aspects.{aspect}.detector", mapping, since=2),
+            Field(f"aspects.{aspect}.detector.name", text, since=2),
+            *_calibration_fields(f"aspects.{aspect}.calibration", since=2),
             Field(f"selftest.aspects.{aspect}", numbers(SELFTEST_SIGNALS), required=False, since=2),
         )
     ),
     Field("overall", mapping, required=False, since=2),
-    Field("overall.method", one_of(OVERALL_METHOD), required=False, since=2),
-    Field("overall.aspects", aspect_list, required=False, since=2),
-    *_calibration_fields("overall.calibration", since=2, required=False),
+    Field("overall.method", one_of(OVERALL_METHOD), since=2),
+    Field("overall.aspects", aspect_list, since=2),
+    *_calibration_fields("overall.calibration", since=2),
     Field("selftest.overall", numbers(SELFTEST_SIGNALS), required=False, since=2),
     Field("descriptors", mapping, required=False, since=2),
     Field("descriptors.names", mapping, required=False, since=2),
@@ -283,21 +285,15 @@ def _fusion_agrees(m: dict[str, Any]) -> str | None:
 
 
 def _aspects_agree(m: dict[str, Any]) -> str | None:
-    """Format 2: each aspect is complete and its graph listed in files, with its self-test scores; the
-    overall is complete and names only aspects the bundle has."""
+    """Format 2: each aspect's graph is listed in files, with its self-test scores; the overall names only
+    aspects the bundle has."""
     aspects = m.get("aspects", {})
     for name, spec in aspects.items():
-        missing = [key for key in ASPECT_KEYS if key not in spec]
-        if missing:
-            return f"aspects.{name} lacks {', '.join(missing)}"
         if spec["file"] not in m["files"]:
             return f"aspects.{name}.file {spec['file']!r} is not listed in files"
         if name not in m["selftest"].get("aspects", {}):
             return f"selftest.aspects lacks {name}"
     overall = m.get("overall", {})
-    lacking = [key for key in ("method", "aspects", "calibration") if overall and key not in overall]
-    if lacking:
-        return f"overall lacks {', '.join(lacking)}"
     if overall and "overall" not in m["selftest"]:
         return "selftest lacks overall"
     have = {*aspects, SOUND}
@@ -353,11 +349,14 @@ def check_manifest(manifest: Any, reader_version: str) -> None:
     """
     version = check_format(manifest, reader_version)
     for field in FIELDS:
-        if field.since > version:
-            continue
         value = _lookup(manifest, field.key)
+        if field.since > version:
+            if value is not _MISSING:
+                raise BundleError(f"{field.key} is a key of format {field.since}, but format_version is {version}")
+            continue
         if value is _MISSING:
-            if field.required:
+            parent = field.key.rpartition(".")[0]
+            if field.required and (not parent or _lookup(manifest, parent) is not _MISSING):
                 raise BundleError(f"manifest lacks {field.key}")
             continue
         try:

@@ -324,6 +324,32 @@ def test_the_trained_bundle_passes_every_check(trained_bundle: Path) -> None:
     assert scorer.selftest_difference is not None and scorer.selftest_difference <= 1e-3
 
 
+# Format 2's optional objects (the aspects, the overall): once present, complete and well-formed.
+MALFORMED_ASPECTS = [
+    (_set("aspects.rhythm.calibration", {}), "manifest lacks aspects.rhythm.calibration.method"),
+    (_drop("aspects.rhythm.calibration.median"), "manifest lacks aspects.rhythm.calibration.median"),
+    (_drop("aspects.timbre.file"), "manifest lacks aspects.timbre.file"),
+    (_drop("aspects.harmony.detector.name"), "manifest lacks aspects.harmony.detector.name"),
+    (_set("overall.calibration", {}), "manifest lacks overall.calibration.method"),
+    (_drop("overall.method"), "manifest lacks overall.method"),
+    (_set("selftest.aspects", ["rhythm"]), "selftest.aspects is ['rhythm'], not an object"),
+    (_set("format_version", 1), "aspects is a key of format 2, but format_version is 1"),
+    (lambda m: m.update(format_version=1, aspects=[]), "aspects is a key of format 2, but format_version is 1"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit, message", MALFORMED_ASPECTS, ids=[m[1][:50] for m in MALFORMED_ASPECTS])
+def test_each_malformed_aspect_value_is_one_bundle_error_naming_the_key(
+    trained_bundle: Path, edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    manifest = json.loads((trained_bundle / "manifest.json").read_text())
+    edit(manifest)
+    with pytest.raises(BundleError) as refused:
+        parse_manifest(json.dumps(manifest).encode())
+    assert message in str(refused.value)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("edit, message", MALFORMED[:6], ids=[m[1][:40] for m in MALFORMED[:6]])
 def test_load_bundle_names_the_bundle_the_file_and_the_key(
