@@ -15,6 +15,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -47,11 +48,6 @@ def check_waveform(wave: np.ndarray, sample_rate: int, min_seconds: float = MIN_
     if float(np.max(np.abs(wave))) < SILENCE_PEAK:
         raise AudioError("silent (peak below -100 dBFS)")
     return np.ascontiguousarray(wave, dtype=np.float32)
-
-
-def to_mono(frames: np.ndarray) -> np.ndarray:
-    """Average the channels of (n, channels) audio; 1-D audio passes through."""
-    return frames.mean(axis=1) if frames.ndim == 2 else frames
 
 
 def resample(wave: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -123,25 +119,37 @@ def load_audio(
     """
     fd = _open_regular(path)
     with os.fdopen(fd, "rb") as fh:
-        try:
-            with sf.SoundFile(fh) as info:
-                max_frames = _check_header(info, max_seconds)
-                rate, claimed = info.samplerate, info.frames
-                stream = None if rate == sample_rate else soxr.ResampleStream(rate, sample_rate, 1, quality="VHQ")
-                parts: list[np.ndarray] = []
-                read, peak, finite = 0, 0.0, True
-                for block in info.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True, frames=max_frames + 1):
-                    mono = block.mean(axis=1, dtype=np.float32)
-                    read += len(mono)
-                    finite = finite and bool(np.all(np.isfinite(mono)))
-                    peak = max(peak, float(np.max(np.abs(mono)))) if finite else peak
-                    parts.append(mono if stream is None else stream.resample_chunk(mono))
-        except AudioError:
-            raise
-        except sf.LibsndfileError as exc:  # its str() names the descriptor, not the file: keep the reason
-            raise AudioError(f"cannot read: {exc.error_string}") from exc
-        except (RuntimeError, TypeError, ValueError) as exc:
-            raise AudioError(f"cannot read: {exc}") from exc
+        return read_audio(fh, sample_rate, max_seconds, min_seconds)[0]
+
+
+def read_audio(
+    fh: BinaryIO, sample_rate: int, max_seconds: float = MAX_LOOP_SECONDS, min_seconds: float = MIN_SECONDS
+) -> tuple[np.ndarray, float]:
+    """Read an open audio file (or bytes in memory) as :func:`load_audio` reads a path: mono float32 at
+    ``sample_rate``, and the length in seconds of the audio the file holds.
+
+    Raises:
+        AudioError: as :func:`load_audio`.
+    """
+    try:
+        with sf.SoundFile(fh) as info:
+            max_frames = _check_header(info, max_seconds)
+            rate, claimed = info.samplerate, info.frames
+            stream = None if rate == sample_rate else soxr.ResampleStream(rate, sample_rate, 1, quality="VHQ")
+            parts: list[np.ndarray] = []
+            read, peak, finite = 0, 0.0, True
+            for block in info.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True, frames=max_frames + 1):
+                mono = block.mean(axis=1, dtype=np.float32)
+                read += len(mono)
+                finite = finite and bool(np.all(np.isfinite(mono)))
+                peak = max(peak, float(np.max(np.abs(mono)))) if finite else peak
+                parts.append(mono if stream is None else stream.resample_chunk(mono))
+    except AudioError:
+        raise
+    except sf.LibsndfileError as exc:  # its str() names the descriptor or buffer, not the file: keep the reason
+        raise AudioError(f"cannot read: {exc.error_string}") from exc
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise AudioError(f"cannot read: {exc}") from exc
     if read > max_frames:
         raise AudioError(_too_long(read / rate, max_seconds))
     if claimed - read > TRUNCATION_SLACK * rate:
@@ -156,7 +164,7 @@ def load_audio(
         raise AudioError("silent (peak below -100 dBFS)")
     if stream is not None:
         parts.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
-    return check_waveform(np.concatenate(parts), sample_rate, min_seconds)
+    return check_waveform(np.concatenate(parts), sample_rate, min_seconds), read / rate
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from rtloop.audio_io import check_waveform, resample, to_mono
+from rtloop.audio_io import read_audio
 from rtloop.bundle import load_bundle
 from rtloop.errors import AudioError
 from rtloop.grid import Grid, grid_for_file
@@ -30,20 +29,13 @@ class Task:
 
 
 def decode(data: bytes, sample_rate: int) -> tuple[np.ndarray, float]:
-    """Audio file bytes -> (mono float32 at ``sample_rate``, duration of the file in seconds).
+    """Audio file bytes -> (mono float32 at ``sample_rate``, duration of the file in seconds), with the checks
+    of :func:`rtloop.audio_io.load_audio` (its header's rate, channels and length first).
 
     Raises:
-        AudioError: unreadable, corrupt, empty, silent, non-finite or too short.
+        AudioError: unreadable, corrupt, truncated, out of bounds, empty, silent, non-finite or too short.
     """
-    try:
-        frames, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except sf.LibsndfileError as exc:  # its str() names the in-memory buffer, not the file
-        raise AudioError(f"cannot read: {exc.error_string}") from exc
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise AudioError(f"cannot read: {exc}") from exc
-    mono = to_mono(frames)
-    check_waveform(mono, rate)
-    return check_waveform(resample(mono, rate, sample_rate), sample_rate), len(mono) / rate
+    return read_audio(io.BytesIO(data), sample_rate)
 
 
 class ScanWorker:
