@@ -103,7 +103,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--bpm", type=values.bpm, help="tempo of loops whose files carry none (acid chunk, file name)")
     p.add_argument("--beats-per-bar", type=values.beats_per_bar, default=TrainConfig.beats_per_bar)
-    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--seed", type=values.seed, default=TrainConfig.seed)
     p.add_argument(
         "--val-fraction",
         type=values.val_fraction,

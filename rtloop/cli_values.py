@@ -90,6 +90,7 @@ val_fraction = float_range(0.0, 0.5, "", low_open=True)
 demo_seconds = float_range(1.0, MAX_DEMO_SECONDS, " s")
 top = int_range(1, MAX_TOP)
 midi_channel = int_range(1, 16)
+seed = int_range(0, 2**32 - 1)  # numpy and torch accept these
 jobs = int_range(0, 1024)
 batch = int_range(1, 4096)
 port = int_range(0, 65535)

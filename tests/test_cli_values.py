@@ -42,6 +42,7 @@ REFUSED = [
     (TRAIN, "--val-fraction", "0", "--val-fraction: 0 is out of range: more than 0 and at most 0.5"),
     (TRAIN, "--val-fraction", "1", "at most 0.5"),
     (TRAIN, "--bars-hint", "0", "--bars-hint: 0 bars is out of range"),
+    (TRAIN, "--seed", "-1", "--seed: -1 is out of range: at least 0"),
     (["demo"], "--seconds", "0", "--seconds: 0 s is out of range: at least 1"),
     (["demo"], "--speed", "0", "--speed: 0x is out of range"),
     (["takes", "folder"], "--top", "0", "--top: 0 is out of range: at least 1"),
