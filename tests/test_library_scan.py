@@ -59,6 +59,14 @@ def test_newer_schema_and_foreign_files_are_refused(tmp_path: Path) -> None:
         assert db.meta("schema_version") == str(SCHEMA_VERSION)
 
 
+def test_a_folder_given_to_scan_is_recorded_even_when_it_is_what_was_left_out(tmp_path: Path) -> None:
+    """A library folder that cannot be listed is itself the path left out (a traceback before)."""
+    root = tmp_path / "locked"
+    with LibraryDB(tmp_path / "lib.db") as db, db.conn:
+        file_id = db.upsert_file(root, db.root_id(root), root, 0, 0)
+        assert db.conn.execute("SELECT folder, name FROM files WHERE id = ?", (file_id,)).fetchone() == (".", "locked")
+
+
 @pytest.fixture
 def library(
     tmp_path: Path, bad_files: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory

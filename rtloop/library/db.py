@@ -221,7 +221,8 @@ class LibraryDB:
 
     def upsert_file(self, path: Path, root_id: int, root: Path, size: int, mtime_ns: int) -> int:
         """Record a file found on disk (state set by :meth:`store`); returns its id."""
-        folder = str(path.parent.relative_to(root)) if path.parent != root else "."
+        inside = path != root and path.is_relative_to(root)  # not a folder given to scan that cannot be listed
+        folder = str(path.parent.relative_to(root)) if inside and path.parent != root else "."
         self.conn.execute(
             "INSERT INTO files (path, root_id, folder, name, size, mtime_ns, state, seen_at) "
             "VALUES (?, ?, ?, ?, ?, ?, 'missing', ?) ON CONFLICT(path) DO UPDATE SET "
