@@ -83,7 +83,7 @@ def get(ex: Explorer, raw_path: str, headers: dict[str, str] | None = None) -> t
         conn.close()
 
 
-def post(ex: Explorer, path: str, body: dict, token: str | None) -> tuple[int, bytes]:
+def post(ex: Explorer, path: str, body: object, token: str | None) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", ex.port, timeout=30)
     headers = {"Content-Type": "application/json"} | ({TOKEN_HEADER: token} if token is not None else {})
     try:
@@ -211,6 +211,9 @@ def test_csv_m3u_and_copy_exports(explorer: Explorer, library: tuple[Path, list[
     assert names == sorted([p.name for p in chosen] + [f"{p.stem}-2{p.suffix}" for p in chosen]), "never overwrites"
     assert (target / chosen[0].name).read_bytes() == chosen[0].read_bytes()
     assert post(explorer, "/api/export/copy", {"ids": ids, "folder": "relative/dir"}, token)[0] == 400
+    for bad in ({"ids": "23"}, {"ids": [2**63]}, {"ids": [1.5]}, {"ids": [True]}, {"ids": [-1]}, [1, 2]):
+        assert post(explorer, "/api/export/csv", bad, token)[0] == 400, bad
+    assert get(explorer, f"/audio/{2**64}")[0] == 404
 
 
 def test_the_database_is_opened_read_only(library: tuple[Path, list[Path]]) -> None:

@@ -26,6 +26,7 @@ from rtloop.library.exports import copy_into, to_csv, to_m3u
 from rtloop.takes import read_session
 
 TOKEN_HEADER = "x-rtloop-token"
+MAX_FILE_ID = 2**63 - 1  # SQLite's largest INTEGER
 STATIC = {
     "style.css": "text/css",
     "library.js": "text/javascript",
@@ -77,6 +78,15 @@ def plotly_js() -> Path:
     if not path.is_file():
         raise RtloopError(f"this plotly package has no {path}")
     return path
+
+
+def file_ids(body: Any) -> list[int] | None:
+    """The file ids of an export request's JSON body (``{"ids": [whole numbers from 1]}``), or None."""
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if not isinstance(ids, list):
+        return None
+    fits = (isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_FILE_ID for i in ids)
+    return ids if all(fits) else None
 
 
 def contained(path: Path, roots: list[Path]) -> Path | None:
@@ -145,8 +155,9 @@ def build_app(cfg: ExploreConfig, token: str, allowed_hosts: list[str]) -> Any:
             return JSONResponse(body)
 
         def audio(request: Request) -> Response:
+            file_id = request.path_params["id"]
             with lock:
-                path = db.file_path(request.path_params["id"])
+                path = db.file_path(file_id) if 0 < file_id <= MAX_FILE_ID else None
             real = None if path is None else contained(path, roots)
             if real is None:
                 return PlainTextResponse("not in the library", status_code=403 if path is not None else 404)
@@ -157,9 +168,11 @@ def build_app(cfg: ExploreConfig, token: str, allowed_hosts: list[str]) -> Any:
                 return PlainTextResponse("missing or wrong token", status_code=403)
             try:
                 body = await request.json()
-                ids = [int(i) for i in body["ids"]]
-            except (ValueError, KeyError, TypeError):
-                return PlainTextResponse("expected JSON {ids: [...]}", status_code=400)
+            except ValueError:
+                body = None
+            ids = file_ids(body)
+            if ids is None:
+                return PlainTextResponse("expected JSON {ids: [...]}, whole numbers from 1", status_code=400)
             kind = request.path_params["kind"]
             with lock:
                 loops = [loop for loop in db.selection(ids) if contained(loop.path, roots)]
