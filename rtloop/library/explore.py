@@ -80,13 +80,15 @@ def plotly_js() -> Path:
     return path
 
 
+def is_file_id(value: Any) -> bool:
+    """Whether ``value`` can be a file's id: a whole number (not a bool) from 1 that SQLite can hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_FILE_ID
+
+
 def file_ids(body: Any) -> list[int] | None:
     """The file ids of an export request's JSON body (``{"ids": [whole numbers from 1]}``), or None."""
     ids = body.get("ids") if isinstance(body, dict) else None
-    if not isinstance(ids, list):
-        return None
-    fits = (isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_FILE_ID for i in ids)
-    return ids if all(fits) else None
+    return ids if isinstance(ids, list) and all(map(is_file_id, ids)) else None
 
 
 def contained(path: Path, roots: list[Path]) -> Path | None:
@@ -157,7 +159,7 @@ def build_app(cfg: ExploreConfig, token: str, allowed_hosts: list[str]) -> Any:
         def audio(request: Request) -> Response:
             file_id = request.path_params["id"]
             with lock:
-                path = db.file_path(file_id) if 0 < file_id <= MAX_FILE_ID else None
+                path = db.file_path(file_id) if is_file_id(file_id) else None
             real = None if path is None else contained(path, roots)
             if real is None:
                 return PlainTextResponse("not in the library", status_code=403 if path is not None else 404)
