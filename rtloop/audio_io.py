@@ -59,7 +59,7 @@ def resample(wave: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return soxr.resample(wave.astype(np.float32, copy=False), rate_in, rate_out, quality="VHQ")
 
 
-def _open_regular(path: Path) -> int:
+def open_regular(path: Path) -> int:
     """A file descriptor of ``path`` if it is a regular file (opened non-blocking: a FIFO cannot hang it)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -117,7 +117,7 @@ def load_audio(
             8 kHz..384 kHz, more than 256 channels, longer than ``max_seconds``, or empty, silent,
             non-finite or too short; the message says which.
     """
-    fd = _open_regular(path)
+    fd = open_regular(path)
     with os.fdopen(fd, "rb") as fh:
         return read_audio(fh, sample_rate, max_seconds, min_seconds)[0]
 

@@ -3,9 +3,11 @@ schema, the map; and the same scan on a real local Ray instance giving the same 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import struct
+import tracemalloc
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from rtloop.cli import main
 from rtloop.library.db import SCHEMA_VERSION, LibraryDB, LibraryError, LoopResult
 from rtloop.library.projection import pca_axes
 from rtloop.library.scan import Runner, ScanConfig, local_runner, scan
-from rtloop.library.worker import Task
+from rtloop.library.worker import ScanWorker, Task
 from rtloop.scorer import Scorer
 from rtloop.synth import write_loop_set
 
@@ -199,6 +201,23 @@ def test_rescan_reads_only_new_or_changed_files_and_marks_files_gone(
     third: list[str] = []
     scan(cfg, counting(third))
     assert third == [], "nothing changed: nothing read"
+
+
+@pytest.mark.slow
+def test_a_scan_worker_never_holds_a_whole_file(trained_bundle: Path, tmp_path: Path) -> None:
+    """Hashing and decoding stream the file: a 64 MB file costs its blocks, not 64 MB (it did before)."""
+    big = tmp_path / "big.wav"
+    big.write_bytes(os.urandom(64 << 20))
+    worker = ScanWorker(str(trained_bundle))
+    tracemalloc.start()
+    try:
+        result = worker.run([Task(str(big), None)])[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.reason is not None and result.reason.startswith("cannot read")
+    assert result.sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MiB held to read a 64 MiB file"
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""One scan worker: reads files once (hash and decode from the same bytes) and scores them in batches.
+"""One scan worker: hashes and decodes each file from one open handle and scores them in batches.
 
 The same class runs in a local process pool and inside a Ray actor; it holds one ONNX Runtime session.
 """
@@ -6,13 +6,14 @@ The same class runs in a local process pool and inside a Ray actor; it holds one
 from __future__ import annotations
 
 import hashlib
-import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from rtloop.audio_io import read_audio
+from rtloop.audio_io import open_regular, read_audio
 from rtloop.bundle import load_bundle
 from rtloop.errors import AudioError
 from rtloop.grid import Grid, grid_for_file
@@ -28,14 +29,15 @@ class Task:
     known_sha256: str | None
 
 
-def decode(data: bytes, sample_rate: int) -> tuple[np.ndarray, float]:
-    """Audio file bytes -> (mono float32 at ``sample_rate``, duration of the file in seconds), with the checks
-    of :func:`rtloop.audio_io.load_audio` (its header's rate, channels and length first).
+HASH_CHUNK = 1 << 20  # bytes read at a time to hash a file: memory stays flat whatever its size
 
-    Raises:
-        AudioError: unreadable, corrupt, truncated, out of bounds, empty, silent, non-finite or too short.
-    """
-    return read_audio(io.BytesIO(data), sample_rate)
+
+def content_hash(fh: BinaryIO) -> str:
+    """sha256 of an open file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    while chunk := fh.read(HASH_CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 class ScanWorker:
@@ -57,24 +59,34 @@ class ScanWorker:
         results: dict[int, LoopResult] = {}
         waves: list[tuple[int, str, np.ndarray, float]] = []
         for k, task in enumerate(tasks):
-            try:
-                data = Path(task.path).read_bytes()
-            except OSError as exc:
-                results[k] = LoopResult(task.path, None, reason=f"cannot read: {exc.strerror or exc}")
-                continue
-            digest = hashlib.sha256(data).hexdigest()
-            if digest == task.known_sha256:
-                results[k] = LoopResult(task.path, digest, unchanged=True)
-                continue
-            try:
-                wave, duration = decode(data, self.sample_rate)
-            except AudioError as exc:
-                results[k] = LoopResult(task.path, digest, reason=str(exc))
-                continue
-            waves.append((k, digest, wave, duration))
+            read = self._read(task)
+            if isinstance(read, LoopResult):
+                results[k] = read
+            else:
+                waves.append((k, *read))
         if waves:
             results.update(self._score(tasks, waves))
         return [results[k] for k in range(len(tasks))]
+
+    def _read(self, task: Task) -> LoopResult | tuple[str, np.ndarray, float]:
+        """(content hash, audio, duration) of a file to score, or its result: unchanged or unreadable.
+
+        The file is hashed and then decoded from one open handle, a block at a time, so a file of any size
+        costs only its decoded audio, and one its header refuses (too long, a bogus rate) not even that.
+        """
+        digest = None
+        try:
+            with os.fdopen(open_regular(Path(task.path)), "rb") as fh:
+                digest = content_hash(fh)
+                if digest == task.known_sha256:
+                    return LoopResult(task.path, digest, unchanged=True)
+                fh.seek(0)
+                wave, duration = read_audio(fh, self.sample_rate)
+        except OSError as exc:
+            return LoopResult(task.path, digest, reason=f"cannot read: {exc.strerror or exc}")
+        except AudioError as exc:
+            return LoopResult(task.path, digest, reason=str(exc))
+        return digest, wave, duration
 
     def _score(self, tasks: list[Task], waves: list[tuple[int, str, np.ndarray, float]]) -> dict[int, LoopResult]:
         grids: list[Grid | None] = [grid_for_file(Path(tasks[k].path), w, self.sample_rate) for k, _, w, _ in waves]
