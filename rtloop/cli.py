@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import os
@@ -676,6 +677,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"rtloop: error: {exc}", file=sys.stderr)
             return 2
     args = build_parser().parse_args(argv)
+    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        if isinstance(stream, io.TextIOWrapper):  # a file name that is not UTF-8: its bytes, or escaped in messages
+            stream.reconfigure(errors=errors)
     logging.basicConfig(level=args.log_level.upper(), format="rtloop: %(levelname)s: %(message)s")
     try:
         return COMMANDS[args.command](args)

@@ -216,6 +216,39 @@ def test_csv_m3u_and_copy_exports(explorer: Explorer, library: tuple[Path, list[
     assert get(explorer, f"/audio/{2**64}")[0] == 404
 
 
+def test_a_file_name_that_is_not_utf8_is_listed_played_and_exported(tmp_path: Path) -> None:
+    """Its JSON shows the odd byte as U+FFFD; audio, M3U, CSV and copies use the name's own bytes (HTTP 500 before)."""
+    lib = tmp_path / "lib"
+    written = write_loop_set(lib, 1, seed=3)[0]  # soundfile cannot name such a file itself
+    path = written.rename(lib / os.fsdecode(b"caf\xe9.wav")).resolve()
+    database = tmp_path / "library.db"
+    with LibraryDB(database) as db, db.conn:
+        file_id = db.upsert_file(path, db.root_id(lib.resolve()), lib.resolve(), 1, 1)
+        embedding = np.ones(16, dtype=np.float32).tobytes()
+        db.store(file_id, LoopResult(str(path), "0" * 64, duration=2.0, raw=1.0, variation=0.5, embedding=embedding))
+        junk = lib / os.fsdecode(b"bad\xff.wav")
+        db.store(db.upsert_file(junk, 1, lib.resolve(), 1, 1), LoopResult(str(junk), None, reason=f"{junk}: no"))
+        update_map(db)
+    with Explorer(ExploreConfig(database)) as ex:
+        status, body = get(ex, "/api/library")
+        assert status == 200
+        data = json.loads(body.decode("utf-8"))
+        assert data["loops"]["name"] == ["caf\ufffd.wav"]
+        unreadable = data["summary"]["unreadable"]
+        assert [Path(u["path"]).name for u in unreadable] == ["bad\ufffd.wav"]
+        assert unreadable[0]["reason"].endswith("bad\ufffd.wav: no")
+        assert get(ex, f"/audio/{file_id}") == (200, path.read_bytes())
+        token = data["token"]
+        status, body = post(ex, "/api/export/m3u", {"ids": [file_id]}, token)
+        assert status == 200 and body.splitlines()[-1] == os.fsencode(path), "a player opens the path it is given"
+        status, body = post(ex, "/api/export/csv", {"ids": [file_id]}, token)
+        assert status == 200 and body.splitlines()[1].startswith(os.fsencode(path) + b",")
+        target = tmp_path / "picked"
+        status, body = post(ex, "/api/export/copy", {"ids": [file_id], "folder": str(target)}, token)
+        assert status == 200 and json.loads(body)["copied"] == 1
+        assert os.listdir(os.fsencode(target)) == [b"caf\xe9.wav"]
+
+
 def test_the_database_is_opened_read_only(library: tuple[Path, list[Path]]) -> None:
     database = library[0]
     before = database.read_bytes()

@@ -203,6 +203,39 @@ def test_rescan_reads_only_new_or_changed_files_and_marks_files_gone(
     assert third == [], "nothing changed: nothing read"
 
 
+def not_utf8(folder: Path, name: bytes) -> Path:
+    """A path in ``folder`` whose last part is ``name``'s bytes (Linux allows any; Python holds them escaped)."""
+    return folder / os.fsdecode(name)
+
+
+@pytest.mark.slow
+def test_file_names_that_are_not_utf8_are_scored_and_stored_as_the_file_system_spells_them(
+    trained_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Latin-1 names from an old archive: a UnicodeEncodeError lost the scan's batch, at every rerun, before."""
+    lib = tmp_path / "lib"
+    written = write_loop_set(lib / "written", 1, seed=17)[0]  # soundfile cannot name such a file itself
+    folder = (lib / "written").rename(not_utf8(lib, b"D\xfcsseldorf"))
+    loop = (folder / written.name).rename(not_utf8(folder, b"caf\xe9 120bpm.wav"))
+    junk = not_utf8(lib, b"bad\xff.wav")
+    junk.write_bytes(b"not audio" * 100)
+    database = tmp_path / "library.db"
+    assert main(["scan", str(trained_bundle), str(lib), "-o", str(database), "--jobs", "1"]) == 0
+    out = capsys.readouterr()
+    assert "1 scored" in out.out and "1 unreadable" in out.out
+    assert "bad\\udcff.wav: cannot read" in out.err, "the unreadable file is named (stderr escapes the odd byte)"
+    conn = sqlite3.connect(database)
+    conn.text_factory = bytes
+    rows = dict(conn.execute("SELECT path, state FROM files").fetchall())
+    conn.close()
+    assert rows == {os.fsencode(loop): b"scored", os.fsencode(junk): b"unreadable"}, "stored as the bytes they are"
+    with LibraryDB(database, readonly=True) as db:
+        assert db.file_path(1) == loop and db.roots() == [lib.resolve()]
+    read: list[str] = []
+    summary = scan(ScanConfig(trained_bundle, (lib,), database, jobs=1), counting(read))
+    assert read == [] and summary.unchanged == 2, "known again by their own names: nothing read"
+
+
 @pytest.mark.slow
 def test_a_scan_worker_never_holds_a_whole_file(trained_bundle: Path, tmp_path: Path) -> None:
     """Hashing and decoding stream the file: a 64 MB file costs its blocks, not 64 MB (it did before)."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
+
+from rtloop_console import RTLOOP_CONSOLE  # noqa: E402
 
 from export.clap_checkpoint import build_encoder, fingerprint  # noqa: E402
 from export.embed import Embedder  # noqa: E402
@@ -100,6 +105,19 @@ def test_score_reports_a_bad_file_and_goes_on(
     assert main(["score", str(trained_bundle), str(bad_files[0] / "nan.wav"), str(good)]) == 1
     out = capsys.readouterr()
     assert "nan.wav: audio contains NaN" in out.err and good.name in out.out
+
+
+def test_score_prints_a_file_name_that_is_not_utf8_as_its_bytes(
+    trained_bundle: Path, loop_sets: dict[str, Path], tmp_path: Path
+) -> None:
+    """The real console with the stdout Python gives under a UTF-8 locale such as en_US.UTF-8 (strict; this
+    machine may have only C.UTF-8, where Python escapes): a UnicodeEncodeError before."""
+    odd = tmp_path / os.fsdecode(b"caf\xe9.wav")
+    shutil.copyfile(find_audio_files(loop_sets["normal"]).files[0], odd)
+    env = os.environ | {"PYTHONIOENCODING": "utf-8:strict"}
+    done = subprocess.run([*RTLOOP_CONSOLE, "score", str(trained_bundle), str(odd)], capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert done.stdout.startswith(os.fsencode(odd) + b": score "), done.stdout
 
 
 def test_onnx_encoder_matches_pytorch_at_batch_1_3_and_8(trained_bundle: Path, loop_sets: dict[str, Path]) -> None:

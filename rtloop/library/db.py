@@ -5,6 +5,7 @@ The schema is documented in docs/library.md; ``SCHEMA_VERSION`` grows with every
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -87,6 +88,27 @@ def in_use_message(path: Path, exc: sqlite3.Error) -> str:
     return f"{path} is in use by another program (another scan?): {exc}"
 
 
+def sql_text(text: str | None) -> str | bytes | None:
+    """``text`` as it is bound where the SQL says ``CAST(? AS TEXT)``: a name that Linux allows but that is not
+    UTF-8 (Python holds its bytes as lone surrogates) goes as those bytes, which SQLite stores unchanged, so every
+    path is stored and read back as the file system spells it."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+    return text
+
+
+def shown(text: str) -> str:
+    """``text`` fit to be shown or sent as UTF-8: a byte of a name that is not UTF-8 becomes U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+_READ_TEXT = functools.partial(str, encoding="utf-8", errors="surrogateescape")  # the reverse of sql_text
+
+
 class LibraryError(RtloopError, ValueError):
     """A library database that cannot be used: not one, a newer schema, or scanned with another bundle."""
 
@@ -165,9 +187,12 @@ class LibraryDB:
     def _connect(self, readonly: bool) -> sqlite3.Connection:
         if readonly:
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            return sqlite3.connect(uri, uri=True, check_same_thread=False)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return sqlite3.connect(str(self.path))
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path)
+        conn.text_factory = _READ_TEXT
+        return conn
 
     def _check_or_create(self, readonly: bool) -> None:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -200,12 +225,15 @@ class LibraryDB:
         return None if row is None else row[0]
 
     def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, CAST(? AS TEXT))", (key, sql_text(value))
+        )
 
     def root_id(self, root: Path) -> int:
         """Id of a scanned folder (resolved path), added if new."""
-        self.conn.execute("INSERT OR IGNORE INTO roots (path) VALUES (?)", (str(root),))
-        return int(self.conn.execute("SELECT id FROM roots WHERE path = ?", (str(root),)).fetchone()[0])
+        path = sql_text(str(root))
+        self.conn.execute("INSERT OR IGNORE INTO roots (path) VALUES (CAST(? AS TEXT))", (path,))
+        return int(self.conn.execute("SELECT id FROM roots WHERE path = CAST(? AS TEXT)", (path,)).fetchone()[0])
 
     def roots(self) -> list[Path]:
         """Every folder ever scanned into this library: the only places the explorer serves files from."""
@@ -223,14 +251,15 @@ class LibraryDB:
         """Record a file found on disk (state set by :meth:`store`); returns its id."""
         inside = path != root and path.is_relative_to(root)  # not a folder given to scan that cannot be listed
         folder = str(path.parent.relative_to(root)) if inside and path.parent != root else "."
+        stored = sql_text(str(path))
         self.conn.execute(
             "INSERT INTO files (path, root_id, folder, name, size, mtime_ns, state, seen_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'missing', ?) ON CONFLICT(path) DO UPDATE SET "
-            "root_id = excluded.root_id, folder = excluded.folder, size = excluded.size, "
+            "VALUES (CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, 'missing', ?) ON CONFLICT(path) "
+            "DO UPDATE SET root_id = excluded.root_id, folder = excluded.folder, size = excluded.size, "
             "mtime_ns = excluded.mtime_ns, seen_at = excluded.seen_at",
-            (str(path), root_id, folder, path.name, size, mtime_ns, _now()),
+            (stored, root_id, sql_text(folder), sql_text(path.name), size, mtime_ns, _now()),
         )
-        return int(self.conn.execute("SELECT id FROM files WHERE path = ?", (str(path),)).fetchone()[0])
+        return int(self.conn.execute("SELECT id FROM files WHERE path = CAST(? AS TEXT)", (stored,)).fetchone()[0])
 
     def restore(self, file_id: int) -> None:
         """A file read again whose content hash did not change: it keeps its scores (or its reason)."""
@@ -248,8 +277,8 @@ class LibraryDB:
         """Write one worker result: scores and aspects, or the reason the file is unreadable."""
         if result.reason is not None:
             self.conn.execute(
-                "UPDATE files SET state = 'unreadable', reason = ?, sha256 = ? WHERE id = ?",
-                (result.reason, result.sha256, file_id),
+                "UPDATE files SET state = 'unreadable', reason = CAST(? AS TEXT), sha256 = ? WHERE id = ?",
+                (sql_text(result.reason), result.sha256, file_id),
             )
             self.conn.execute("DELETE FROM scores WHERE file_id = ?", (file_id,))
             self.conn.execute("DELETE FROM aspects WHERE file_id = ?", (file_id,))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rtloop.errors import RtloopError
-from rtloop.library.db import LibraryDB
+from rtloop.library.db import LibraryDB, shown
 from rtloop.library.exports import copy_into, to_csv, to_m3u
 from rtloop.takes import read_session
 
@@ -119,7 +119,7 @@ def build_app(cfg: ExploreConfig, token: str, allowed_hosts: list[str]) -> Any:
     from starlette.middleware import Middleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+    from starlette.responses import FileResponse, PlainTextResponse, Response
     from starlette.routing import Route
 
     static = resources.files("rtloop.library") / "static"
@@ -154,7 +154,7 @@ def build_app(cfg: ExploreConfig, token: str, allowed_hosts: list[str]) -> Any:
         def library(request: Request) -> Response:
             with lock:
                 body = {"summary": db.summary(), "loops": db.loops(), "token": token, "source": str(cfg.source)}
-            return JSONResponse(body)
+            return _json(body)
 
         def audio(request: Request) -> Response:
             file_id = request.path_params["id"]
@@ -194,7 +194,7 @@ def build_app(cfg: ExploreConfig, token: str, allowed_hosts: list[str]) -> Any:
                     written, skipped = copy_into([loop.path for loop in loops], target)
                 except OSError as exc:
                     return PlainTextResponse(f"cannot write {target}: {exc.strerror or exc}", status_code=400)
-                return JSONResponse({"folder": str(target), "copied": len(written), "skipped": skipped})
+                return _json({"folder": str(target), "copied": len(written), "skipped": skipped})
             return PlainTextResponse("unknown export", status_code=404)
 
         routes += [
@@ -208,7 +208,7 @@ def build_app(cfg: ExploreConfig, token: str, allowed_hosts: list[str]) -> Any:
 
         def takes(request: Request) -> Response:
             rows = [record.__dict__ for record in read_session(folder)]
-            return JSONResponse({"folder": str(folder), "records": rows, "threshold": 0.5})
+            return _json({"folder": str(folder), "records": rows, "threshold": 0.5})
 
         def take_audio(request: Request) -> Response:
             current = read_session(folder)
@@ -226,10 +226,23 @@ def build_app(cfg: ExploreConfig, token: str, allowed_hosts: list[str]) -> Any:
     return Starlette(routes=routes, middleware=middleware)
 
 
-def _attachment(text: str, media_type: str, filename: str) -> Any:
+def _json(content: Any) -> Any:
+    """A JSON response, valid UTF-8 even when a file name is not (its odd bytes are shown as U+FFFD)."""
     from starlette.responses import Response
 
-    return Response(text, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(shown(text), media_type="application/json")
+
+
+def _attachment(text: str, media_type: str, filename: str) -> Any:
+    """A download whose paths are the bytes the file system has, whatever their encoding: players open them."""
+    from starlette.responses import Response
+
+    return Response(
+        text.encode("utf-8", "surrogateescape"),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 class Explorer:
