@@ -203,6 +203,32 @@ def test_rescan_reads_only_new_or_changed_files_and_marks_files_gone(
     assert third == [], "nothing changed: nothing read"
 
 
+@pytest.mark.slow
+def test_a_folder_scanned_before_or_after_its_parent_is_not_read_again(trained_bundle: Path, tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    bass = write_loop_set(lib / "bass", 3, seed=14)
+    write_loop_set(lib / "odd", 1, seed=15, deviation="noise")
+    database = tmp_path / "library.db"
+    read: list[str] = []
+    scan(ScanConfig(trained_bundle, (lib / "bass",), database, jobs=1), counting(read))
+    assert len(read) == 3
+    read.clear()
+    summary = scan(ScanConfig(trained_bundle, (lib,), database, jobs=1), counting(read))
+    assert [Path(p).parent.name for p in read] == ["odd"], "the parent's scan knows what the folder's stored"
+    assert (summary.scored, summary.unchanged) == (1, 3)
+    bass[0].unlink()
+    read.clear()
+    summary = scan(ScanConfig(trained_bundle, (lib / "bass",), database, jobs=1), counting(read))
+    assert read == [] and (summary.unchanged, summary.missing) == (2, 1), "the folder's scan sees its file gone"
+    assert stored(database)[bass[0].name][0] == "missing"
+    summary = scan(ScanConfig(trained_bundle, (lib,), database, jobs=1), counting(read))
+    assert read == [] and (summary.unchanged, summary.missing) == (3, 0), "gone once, not again"
+    lib_sibling = tmp_path / "lib-more"  # shares the name's start, not the folder
+    write_loop_set(lib_sibling, 1, seed=16)
+    summary = scan(ScanConfig(trained_bundle, (lib_sibling,), database, jobs=1), counting(read))
+    assert (summary.scored, summary.missing) == (1, 0), "a sibling's scan knows nothing of lib"
+
+
 def not_utf8(folder: Path, name: bytes) -> Path:
     """A path in ``folder`` whose last part is ``name``'s bytes (Linux allows any; Python holds them escaped)."""
     return folder / os.fsdecode(name)

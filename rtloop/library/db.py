@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -240,10 +241,15 @@ class LibraryDB:
         return [Path(r[0]) for r in self.conn.execute("SELECT path FROM roots ORDER BY id")]
 
     # -- scanning ---------------------------------------------------------------------------------
-    def known(self, root_id: int) -> dict[str, KnownFile]:
-        """Path -> what is stored, for the files under one root."""
+    def known(self, root: Path) -> dict[str, KnownFile]:
+        """Path -> what is stored, for ``root`` and every file under it, whichever scan stored it (a folder
+        scanned before or after its parent is not read again, and its deleted files are seen as gone)."""
+        under = os.path.join(str(root), "")  # the root and a separator: a prefix no sibling shares
+        after = under[:-1] + chr(ord(under[-1]) + 1)  # every path with that prefix sorts in [under, after)
         rows = self.conn.execute(
-            "SELECT path, id, size, mtime_ns, sha256, state FROM files WHERE root_id = ?", (root_id,)
+            "SELECT path, id, size, mtime_ns, sha256, state FROM files WHERE path = CAST(? AS TEXT) "
+            "OR (path >= CAST(? AS TEXT) AND path < CAST(? AS TEXT))",
+            (sql_text(str(root)), sql_text(under), sql_text(after)),
         )
         return {r[0]: KnownFile(r[1], r[2], r[3], r[4], r[5]) for r in rows}
 

@@ -304,7 +304,7 @@ def _plan(db: LibraryDB, roots: list[Path], summary: ScanSummary) -> tuple[list[
         base = root if root.is_dir() else root.parent  # folders are named relative to this
         with db.conn:
             root_id = db.root_id(root)
-            known = db.known(root_id)
+            known = db.known(root)
             found = set()
             audio = find_audio_files(root)
             for left_out in audio.skipped:  # folders named *.wav, dangling links, link loops, unreadable folders
