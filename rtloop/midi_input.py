@@ -6,11 +6,12 @@ from typing import Any
 
 from rtloop.clock import MidiClockReceiver
 from rtloop.errors import DeviceError
-from rtloop.midi_ports import open_client, release, select_port
+from rtloop.midi_ports import find_again, open_client, release, select_port
 
 
 class ClockInput:
-    """A MIDI input for clock messages, routed to a :class:`MidiClockReceiver`; reopenable by name.
+    """A MIDI input for clock messages, routed to a :class:`MidiClockReceiver`; a reopen takes the port
+    first opened again, by its name (never whatever port now has the index ``--midi 1`` first named).
 
     Args:
         spec: port index or name substring; with ``virtual``, the name of a port rtloop creates.
@@ -24,6 +25,7 @@ class ClockInput:
     def __init__(self, spec: str | None, api: str = "default", virtual: bool = False) -> None:
         self.spec, self.api, self.virtual = spec, api, virtual
         self.receiver = MidiClockReceiver()
+        self._port: str | None = None  # the name of the port opened first: the one a reopen looks for
         self._midi: Any | None = self._open()  # None while closed, or after a reopen found no port
 
     @property
@@ -32,15 +34,26 @@ class ClockInput:
         return not self.virtual
 
     def _open(self) -> Any:
+        import rtmidi
+
         midi = open_client(self.api)
-        if self.virtual:
-            midi.open_virtual_port(self.spec or "clock in")
-        else:
-            try:
-                midi.open_port(select_port(midi.get_ports(), self.spec, "MIDI input"))
-            except DeviceError as exc:
-                release(midi)
-                raise DeviceError(f"--midi {exc}") from None
+        try:
+            if self.virtual:
+                midi.open_virtual_port(self.spec or "clock in")
+            else:
+                ports = midi.get_ports()
+                if self._port is None:
+                    index = select_port(ports, self.spec, "MIDI input")
+                else:
+                    index = find_again(ports, self._port, "MIDI input")
+                midi.open_port(index)
+                self._port = ports[index]
+        except DeviceError as exc:
+            release(midi)
+            raise DeviceError(f"--midi {exc}") from None
+        except (rtmidi.RtMidiError, ValueError, OSError) as exc:  # the port vanished as it was opened
+            release(midi)
+            raise DeviceError(f"--midi {self._port or self.spec!r}: cannot open it: {exc}") from exc
         # Receive everything: rtmidi's JACK backend measures each delta from the message before, even one
         # it then ignores, so ignoring Active Sensing or SysEx would drop their share of the timeline
         # (tests/test_midi_fuzz.py shows it on a real JACK server). ClockFollower skips what is not clock.
@@ -49,7 +62,7 @@ class ClockInput:
         return midi
 
     def reopen(self) -> None:
-        """Close the port and open it again by name (the source's port may have been re-created); may
+        """Close the port and open the same one again (the source's port may have been re-created); may
         be called again after it failed.
 
         Raises:

@@ -3,6 +3,7 @@ choosing a port by index or name."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rtloop.errors import DeviceError
@@ -66,10 +67,34 @@ def select_port(ports: list[str], spec: str | None, what: str) -> int:
     else:
         match = [i for i, name in enumerate(ports) if (spec or "").lower() in name.lower()]
     if len(match) != 1:
-        listing = "; ".join(f"[{i}] {name}" for i, name in enumerate(ports)) or "none"
         problem = "matches several ports" if match else f"matches no {what}"
-        raise DeviceError(f"{spec!r} {problem}. {what}s: {listing}")
+        raise DeviceError(f"{spec!r} {problem}. {what}s: {_listing(ports)}")
     return match[0]
+
+
+_ALSA_ADDRESS = re.compile(r" \d+:\d+$")  # rtmidi's ALSA port names end with the client:port address
+
+
+def find_again(ports: list[str], name: str, what: str) -> int:
+    """Index of the port that was listed as ``name`` when it was opened, now that it may be back (a cable
+    plugged in again, a source restarted): that name, or else the one port whose name differs only in its
+    ALSA address (a device plugged in again may get another client number). Never another port that now
+    sits at the index the first one had.
+
+    Raises:
+        DeviceError: the port is not there (yet); the message lists the ports.
+    """
+    if name in ports:
+        return ports.index(name)
+    bare = _ALSA_ADDRESS.sub("", name)
+    match = [i for i, port in enumerate(ports) if _ALSA_ADDRESS.sub("", port) == bare]
+    if len(match) != 1:
+        raise DeviceError(f"{name!r} is not back. {what}s: {_listing(ports)}")
+    return match[0]
+
+
+def _listing(ports: list[str]) -> str:
+    return "; ".join(f"[{i}] {name}" for i, name in enumerate(ports)) or "none"
 
 
 def ports_by_api(api: str = "default", output: bool = False) -> list[tuple[str, list[str] | str]]:

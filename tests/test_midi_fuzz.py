@@ -376,7 +376,7 @@ def test_jack_clock_port_that_vanishes_is_reopened_after_failed_attempts(jack_se
     try:
         release(out)
         for _ in range(3):
-            with pytest.raises(DeviceError, match="matches no MIDI input"):
+            with pytest.raises(DeviceError, match="'rtloop-test-source:clock' is not back"):
                 clock_in.reopen()
         out = source()
         clock_in.reopen()
@@ -389,4 +389,45 @@ def test_jack_clock_port_that_vanishes_is_reopened_after_failed_attempts(jack_se
     finally:
         release(out)
         clock_in.close()
+        clock_in.close()
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_jack_clock_port_chosen_by_index_is_reopened_as_that_port_not_the_one_at_its_index(
+    jack_server: dict[str, str],
+) -> None:
+    """``--midi 0`` names the first port; when it vanishes, another takes index 0: a reopen must wait for
+    the first one (before, it bound the other device and followed its clock)."""
+    rtmidi = pytest.importorskip("rtmidi")
+    from rtloop.errors import DeviceError
+    from rtloop.midi_input import ClockInput
+    from rtloop.midi_ports import list_ports, release
+
+    def source(name: str) -> object:
+        out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=name)
+        out.open_virtual_port("clock")
+        return out
+
+    sources = {name: source(name) for name in ("rtloop-test-first", "rtloop-test-other")}
+    index = list_ports("jack").index("rtloop-test-first:clock")
+    clock_in = ClockInput(str(index), api="jack")
+    try:
+        release(sources.pop("rtloop-test-first"))  # python-rtmidi crashes on a client released twice
+        assert list_ports("jack")[index] == "rtloop-test-other:clock", "the other port now has the index"
+        with pytest.raises(DeviceError, match="'rtloop-test-first:clock' is not back"):
+            clock_in.reopen()
+        sources["rtloop-test-first"] = source("rtloop-test-first")
+        clock_in.reopen()
+        time.sleep(0.3)  # the connection takes a process cycle or two
+        sources["rtloop-test-other"].send_message([CLOCK])
+        sources["rtloop-test-first"].send_message([START])
+        deadline = time.monotonic() + 5
+        while not clock_in.receiver.queue and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        assert [list(m) for _, _, _, m in clock_in.receiver.queue] == [[START]], "only the first port's messages"
+    finally:
+        for out in sources.values():
+            release(out)
         clock_in.close()

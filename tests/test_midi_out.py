@@ -14,7 +14,7 @@ from jack_server import Jack
 
 from rtloop.errors import DeviceError
 from rtloop.midi_out import CcMap, MidiCcOut, to_7bit
-from rtloop.midi_ports import list_ports, select_port
+from rtloop.midi_ports import find_again, list_ports, select_port
 
 SERVER = "rtloop-midi-out"  # its own fixed name: JACK frees a dead server's registry entry only on reuse
 ASPECTS = ("rhythm", "harmony", "timbre", "integrity", "sound")
@@ -39,6 +39,16 @@ def test_port_selection_by_index_or_substring() -> None:
         select_port(ports, "in", "MIDI output")
     with pytest.raises(DeviceError, match="matches no MIDI output"):
         select_port(ports, "7", "MIDI output")
+
+
+def test_a_port_is_found_again_by_its_name_never_by_its_old_index() -> None:
+    first = "USB Uno:USB Uno MIDI 1 24:0"  # rtmidi's ALSA names: client:port, then the ALSA address
+    assert find_again(["Midi Through:Midi Through Port-0 14:0", first], first, "MIDI input") == 1
+    assert find_again(["USB Uno:USB Uno MIDI 1 28:0"], first, "MIDI input") == 0, "plugged in again: a new client"
+    with pytest.raises(DeviceError, match=r"'USB Uno:USB Uno MIDI 1 24:0' is not back.*\[1\] Keystep"):
+        find_again(["Midi Through:Midi Through Port-0 14:0", "Keystep:Keystep MIDI 1 24:0"], first, "MIDI input")
+    with pytest.raises(DeviceError, match="is not back"):  # two of the same device again: which one is not known
+        find_again(["USB Uno:USB Uno MIDI 1 28:0", "USB Uno:USB Uno MIDI 1 32:0"], first, "MIDI input")
 
 
 @pytest.fixture(scope="module")
