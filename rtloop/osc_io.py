@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def parse_host_port(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
-    """``"HOST:PORT"`` or ``"PORT"`` -> (host, port)."""
+    """``"HOST:PORT"``, ``"[IPV6]:PORT"`` or ``"PORT"`` -> (host, port)."""
     host, _, port = text.rpartition(":")
     try:
         number = int(port)
@@ -31,22 +31,44 @@ def parse_host_port(text: str, default_host: str = "127.0.0.1") -> tuple[str, in
         raise ValueError(f"{text!r} is not HOST:PORT") from None
     if not 0 < number < 65536:
         raise ValueError(f"port {number} is out of range")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     return host or default_host, number
+
+
+def resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
+    """(address family, socket address) of a UDP destination, looked up once: IPv4 where the name has both
+    (a host's OSC listener is most often IPv4 only, and ``localhost`` may list ``::1`` first).
+
+    Raises:
+        DeviceError: the name does not resolve (a typo such as ``192.168.1.300``, no DNS answer).
+    """
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        raise DeviceError(f"OSC destination {host}:{port}: cannot resolve {host!r} ({reason})") from None
+    family, _, _, _, address = min(found, key=lambda info: info[0] != socket.AF_INET)
+    return family, address
 
 
 class OscOut(Closing):
     """Sends rtloop's messages, typed as osc_spec says, to every destination, immediately.
 
-    A destination that cannot be reached is reported once and retried on every message; it never
-    stops the daemon.
+    Each destination's name is resolved once, here: a message never waits for DNS (a name looked up for
+    every message froze the daemon while a resolver did not answer). A destination that cannot be reached
+    is reported once and retried on every message; it never stops the daemon.
+
+    Raises:
+        DeviceError: a destination whose name does not resolve.
     """
 
     def __init__(self, destinations: list[tuple[str, int]], prefix: str = "/rtloop") -> None:
-        self.destinations = destinations
+        self.destinations = [(dest, *resolve(*dest)) for dest in destinations]
         self.prefix = prefix.rstrip("/")
         self.sent = 0
         self.failures: collections.Counter[tuple[str, int]] = collections.Counter()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socks = {family: socket.socket(family, socket.SOCK_DGRAM) for _, family, _ in self.destinations}
 
     def send(self, name: str, value: Any = None) -> None:
         """Send ``prefix + name`` with one value of the type the spec gives it."""
@@ -59,9 +81,9 @@ class OscOut(Closing):
         elif types == "s":
             builder.add_arg(str(value), "s")
         datagram = builder.build().dgram
-        for dest in self.destinations:
+        for dest, family, address in self.destinations:
             try:
-                self._sock.sendto(datagram, dest)
+                self._socks[family].sendto(datagram, address)
                 self.sent += 1
             except OSError as exc:
                 if not self.failures[dest]:
@@ -69,8 +91,9 @@ class OscOut(Closing):
                 self.failures[dest] += 1
 
     def close(self) -> None:
-        """Release the socket."""
-        self._sock.close()
+        """Release the sockets."""
+        for sock in self._socks.values():
+            sock.close()
 
 
 STOP_TIMEOUT = 2.0  # seconds stop() waits for the server thread (it wakes at once: a self-pipe)

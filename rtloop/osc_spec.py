@@ -91,7 +91,7 @@ OUTPUT = (
         "i",
         ">= 0",
         "every bar that gets no score",
-        "number of the bar skipped (warming up, overrun, xrun, NaN input, disarmed, scorer restarting)",
+        "number of the bar skipped (warming up, overrun, xrun, NaN input, silent input, disarmed, scorer restarting)",
     ),
     OscAddress(
         "/status",
@@ -127,7 +127,8 @@ def render_markdown() -> str:
         "",
         "Generated from `rtloop/osc_spec.py` (`python -m rtloop.osc_spec > docs/osc.md`). Do not edit by hand.",
         "",
-        f"rtloop sends UDP OSC to every `--osc HOST:PORT` (default `{DEFAULT_OSC_HOST}:{DEFAULT_OSC_PORT}`) and",
+        f"rtloop sends UDP OSC to every `--osc HOST:PORT` (default `{DEFAULT_OSC_HOST}:{DEFAULT_OSC_PORT}`; a host",
+        "name is resolved once, at start, IPv4 first; `[::1]:PORT` for an IPv6 address) and",
         f"listens for control messages on `{DEFAULT_CONTROL_HOST}:{DEFAULT_CONTROL_PORT}` (`--control HOST:PORT`;",
         "loopback only unless told otherwise). Every address starts with the prefix (`--prefix`, default",
         f"`{DEFAULT_PREFIX}`), carries exactly one value (32-bit float `f`, 32-bit int `i` or string `s`) and is",
