@@ -27,6 +27,10 @@ class AudioSource(Protocol):
     xruns: int
     last_xrun_frame: int
     reopenable: bool
+    # Whether what is scored must be current: when the scorer falls behind, a window that a newer ready one
+    # has overtaken is skipped ("overrun"). An interface, a replay in real time or an endless one: yes; an
+    # accelerated finite replay (--speed 8) scores every window however late, and waits for the last.
+    realtime: bool
 
     def start(self) -> None: ...
 
@@ -128,6 +132,7 @@ class SoundDeviceInput(Closing):
         # PortAudio cannot reconnect to a JACK server that went away (re-initialising it aborts in
         # pa_jack.c): there the run ends with a reason and a service manager restarts rtloop.
         self.reopenable = "JACK" not in sd.query_hostapis(sd.query_devices(index)["hostapi"])["name"]
+        self.realtime = True
         self.sample_rate = int(sample_rate or default_rate)
         self.ring = RingBuffer(int(RING_SECONDS * self.sample_rate))
         self.xruns = 0
@@ -248,6 +253,7 @@ class ArrayInput(Closing):
     def __init__(self, wave: np.ndarray, sample_rate: int, speed: float = 1.0, loop: bool = False, block: int = 1024):
         self.wave = np.ascontiguousarray(wave, dtype=np.float32)
         self.reopenable = False
+        self.realtime = loop or speed == 1.0
         self.sample_rate = sample_rate
         self.speed = speed
         self.loop = loop

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rtloop.audio_input import AudioSource
-from rtloop.audio_io import resample
+from rtloop.audio_io import SILENCE_PEAK, resample
 from rtloop.backoff import Backoff
 from rtloop.bundle import Bundle
 from rtloop.clock import ClockEvent, EventKind
@@ -234,6 +234,9 @@ class Daemon:
                     continue
                 return
             self._pending.popleft()
+            if self.audio.realtime and self._pending and self._pending[0].end <= self.audio.ring.written:
+                self.reporter.skipped(window.last_bar, "overrun: the scorer fell behind, a newer window is ready")
+                continue
             audio = np.empty(window.end - window.start, dtype=np.float32)
             status = self.audio.ring.read(window.start, audio)
             if status is ReadStatus.OVERWRITTEN:
@@ -242,6 +245,8 @@ class Daemon:
                 self.reporter.skipped(window.last_bar, "input overflow (xrun) inside the window")
             elif not np.all(np.isfinite(audio)):
                 self.reporter.skipped(window.last_bar, "NaN/Inf in the input audio")
+            elif float(np.max(np.abs(audio))) < SILENCE_PEAK:
+                self.reporter.skipped(window.last_bar, "silent input (peak below -100 dBFS)")
             else:
                 self._in_flight = _InFlight(window, audio)
                 wave = resample(audio, self.audio.sample_rate, self._model_rate)

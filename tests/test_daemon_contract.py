@@ -40,6 +40,7 @@ class FakeAudio:
         self.xruns = 0
         self.last_xrun_frame = -1
         self.reopenable = reopenable
+        self.realtime = True
         self.failing: str | None = None
         self.reopen_works = False
         self.reopens = 0
@@ -190,6 +191,50 @@ def test_descriptor_aspects_leave_before_the_network_answer_and_are_not_sent_aga
     assert [r.aspects for r in results] == [{"rhythm": 0.2, "sound": 0.4}] * 2  # takes and terminal get all
     assert all(r.aspects_latency_ms is not None and r.aspects_latency_ms <= r.latency_ms for r in results)
     assert "descriptor aspects bar boundary -> OSC: p50" in rig.daemon.summary.render()
+
+
+def busy_bars(rig: types.SimpleNamespace, first: int, last: int) -> None:
+    """Bars ``first..last`` arrive while the scorer is still busy with the bar before (stepped once each)."""
+    for number in range(first, last + 1):
+        rig.audio.feed(BAR)
+        rig.clock.bar(number + 1)
+        rig.daemon.step(0.0)
+
+
+@pytest.mark.parametrize("realtime", [True, False])
+def test_a_scorer_that_falls_behind_skips_overtaken_windows_live_and_none_in_a_replay(rig, realtime: bool) -> None:  # type: ignore[no-untyped-def]
+    """Live, what is sent must be current: before, windows queued without bound and values went out ever
+    later (15 s behind at 400 bpm). A finite replay scores every window, however late."""
+    rig.audio.realtime = realtime
+    rig.clock.bar(1)
+    rig.daemon.step(0.0)
+    rig.audio.feed(BAR)
+    rig.clock.bar(2)
+    rig.daemon.step(0.0)  # bar 1 submitted; the scorer answers on later polls
+    rig.scorer.poll = lambda now: None  # it hangs on for three more bars
+    busy_bars(rig, 2, 4)
+    del rig.scorer.poll
+    for _ in range(12):
+        rig.daemon.step(0.0)
+    if realtime:
+        assert rig.osc.values("/bar") == [1, 4] and rig.osc.values("/skipped") == [2, 3]
+        assert rig.daemon.summary.skipped == {"overrun: the scorer fell behind, a newer window is ready": 2}
+    else:
+        assert rig.osc.values("/bar") == [1, 2, 3, 4] and rig.osc.values("/skipped") == []
+
+
+def test_a_silent_window_is_skipped_not_scored_as_the_greatest_variation(rig) -> None:  # type: ignore[no-untyped-def]
+    """Between songs: digital silence was scored (variation 1.00, flagged, kept as a take); now as files are."""
+    rig.clock.bar(1)
+    rig.daemon.step(0.0)
+    play_bars(rig, 1, 1)
+    rig.audio.ring.write(np.zeros(BAR, dtype=np.float32))
+    rig.clock.bar(3)
+    rig.daemon.step(0.0)
+    rig.daemon.step(0.0)
+    play_bars(rig, 3, 3)
+    assert rig.osc.values("/bar") == [1, 3] and rig.osc.values("/skipped") == [2]
+    assert rig.daemon.summary.skipped == {"silent input (peak below -100 dBFS)": 1}
 
 
 def test_disarm_skips_bars_and_arm_resumes_and_half_values_are_refused(rig) -> None:  # type: ignore[no-untyped-def]
