@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import shutil
 import sys
@@ -101,6 +102,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     """
     if _not_a_bundle(cfg.output):  # the output is replaced at the end: never anything but a bundle
         raise RtloopError(f"{cfg.output} exists and is not a bundle: give a new path, or remove it first")
+    if others := _not_the_bundles(cfg.output):
+        raise RtloopError(
+            f"{cfg.output} holds files that are not the bundle's ({', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''}), which replacing it would delete: move them, or give a new path"
+        )
     try:
         cfg.output.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".rtloop-", dir=cfg.output.parent))
@@ -111,8 +117,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         staging.mkdir()
         _build(cfg, staging, work)
         Scorer(load_bundle(staging))  # checks the graphs' contract and runs the self-test
-        if _not_a_bundle(cfg.output):  # it changed while training ran
-            raise RtloopError(f"{cfg.output} is no longer a bundle: the new one is left unwritten")
+        if _not_a_bundle(cfg.output) or _not_the_bundles(cfg.output):  # it changed while training ran
+            raise RtloopError(f"{cfg.output} is no longer only a bundle: the new one is left unwritten")
         if cfg.output.exists():
             shutil.rmtree(cfg.output)
         staging.rename(cfg.output)
@@ -137,6 +143,17 @@ def _not_a_bundle(path: Path) -> bool:
     if not path.exists() or not any(path.iterdir()):
         return False
     return not all((path / name).is_file() for name in (MANIFEST, ENCODER_FILE, DETECTOR_FILE))
+
+
+def _not_the_bundles(path: Path) -> list[str]:
+    """The names in a bundle folder that its manifest does not list (loops kept there, notes), sorted."""
+    if not path.is_dir():
+        return []
+    try:
+        listed = set(json.loads((path / MANIFEST).read_text()).get("files", {}))
+    except (OSError, ValueError, AttributeError):  # a manifest past reading: its graphs are the bundle's
+        listed = {entry.name for entry in path.glob("*.onnx")}
+    return sorted(entry.name for entry in path.iterdir() if entry.name not in listed | {MANIFEST})
 
 
 def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:

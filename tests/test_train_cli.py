@@ -221,3 +221,19 @@ def test_an_output_that_is_not_a_bundle_is_never_replaced(
     assert (music / "song.wav").read_bytes() == b"precious" and notes.read_text() == "precious"
     assert (app / "manifest.json").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Music", "app", "link.rtloop", "notes.txt"]  # no work folder
+
+
+def test_a_bundle_holding_files_of_the_users_is_never_replaced(
+    trained_bundle: Path, loop_sets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Loops kept inside the bundle they trained, and notes: a retrain over it deleted them (14 files, then 7)."""
+    kept = tmp_path / "keep.rtloop"
+    shutil.copytree(trained_bundle, kept)
+    shutil.copytree(loop_sets["normal"], kept / "loops")
+    (kept / "NOTES.txt").write_text("precious")
+    before = sorted(p.relative_to(kept) for p in kept.rglob("*"))
+    assert main(["train", str(kept / "loops"), "-o", str(kept), "--random-encoder"]) == 2
+    err = capsys.readouterr().err
+    assert f"{kept} holds files that are not the bundle's (NOTES.txt, loops)" in err, err
+    assert sorted(p.relative_to(kept) for p in kept.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.rtloop"], "no work folder left"
