@@ -619,18 +619,13 @@ def _parse_record(line: bytes) -> LoopRecord | None:
     if not isinstance(row, dict) or set(row) - {"aspects"} != set(LOG_FIELDS):
         return None
     aspects = row.get("aspects", {})
-    if not isinstance(aspects, dict) or not all(
-        a in ASPECTS and isinstance(v, (int, float)) and not isinstance(v, bool) for a, v in aspects.items()
-    ):
+    if not isinstance(aspects, dict) or not all(a in ASPECTS and _finite(v) for a, v in aspects.items()):
         return None
-    number = (int, float)
     kinds_ok = (
         row["event"] in ("loop", "mark")
         and isinstance(row["wall_time"], str)
         and isinstance(row["bar"], int)
-        and all(
-            isinstance(row[k], number) and not isinstance(row[k], bool) for k in ("bar", "bpm", "score", "variation")
-        )
+        and all(_finite(row[k]) for k in ("bar", "bpm", "score", "variation"))
         and isinstance(row["flagged"], bool)
         and isinstance(row["marked"], bool)
         and isinstance(row["file"], str)
@@ -638,6 +633,11 @@ def _parse_record(line: bytes) -> LoopRecord | None:
     if not kinds_ok or not _is_plain_wav_name(row["file"]):
         return None
     return LoopRecord(**row)
+
+
+def _finite(value: object) -> bool:
+    """A JSON number that is one (Python's json reads NaN and Infinity, which rtloop never writes)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_plain_wav_name(file: str) -> bool:
@@ -686,6 +686,19 @@ def read_session(folder: Path) -> list[LoopRecord]:
     return load_session(folder).records
 
 
+def _marked_loops(records: list[LoopRecord]) -> set[int]:
+    """``id()`` of each loop record a mark names: the last loop of the mark's bar logged before it (runs that
+    share a folder count their bars from 1 each, so a bar number alone names one loop of every run)."""
+    last_of_bar: dict[int, LoopRecord] = {}
+    marked: set[int] = set()
+    for record in records:
+        if record.event == "loop":
+            last_of_bar[record.bar] = record
+        elif record.bar in last_of_bar:
+            marked.add(id(last_of_bar[record.bar]))
+    return marked
+
+
 def summarise_session(folder: Path, top: int = 10) -> str:
     """The ``rtloop takes`` listing: counts, then the ``top`` loops by score, takes whose WAV is gone marked.
 
@@ -694,7 +707,7 @@ def summarise_session(folder: Path, top: int = 10) -> str:
     """
     session = load_session(folder)
     loops = [r for r in session.records if r.event == "loop"]
-    marked = {r.bar for r in session.records if r.event == "mark"}
+    marked = _marked_loops(session.records)
     missing = {r.file for r in session.records if r.file and not (folder / r.file).is_file()}
     head = f"{folder}: {len(loops)} loops, {sum(r.flagged for r in loops)} over threshold, {len(marked)} marked"
     if missing:
@@ -703,7 +716,7 @@ def summarise_session(folder: Path, top: int = 10) -> str:
         head += f", {session.corrupt_lines} corrupt log line(s) skipped"
     lines = [head]
     for r in sorted(loops, key=lambda r: r.score, reverse=True)[:top]:
-        tags = ("  FLAG" if r.flagged else "") + ("  MARKED" if r.bar in marked else "")
+        tags = ("  FLAG" if r.flagged else "") + ("  MARKED" if id(r) in marked else "")
         if r.aspects:
             tags += f"  most: {max(r.aspects, key=r.aspects.__getitem__)}"
         file = f"{r.file} (missing)" if r.file in missing else r.file

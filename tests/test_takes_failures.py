@@ -192,6 +192,31 @@ def test_corrupt_session_log_is_skipped_counted_and_said_once(tmp_path: Path, ca
     assert len(said) == 1 and "6 corrupt line(s)" in said[0]
 
 
+def test_non_finite_numbers_in_a_hand_edited_log_are_corrupt_lines(tmp_path: Path) -> None:
+    """Python's json reads NaN and Infinity: they were records, ranked first, and the explorer answered 500."""
+    lines = [_record(1), _record(2).replace('"score": 1.0', '"score": NaN'), _record(3)]
+    lines.append(_record(4).replace('"variation": 0.1', '"variation": Infinity'))
+    lines.append(json.dumps({**json.loads(_record(5)), "aspects": {"rhythm": float("-inf")}}))
+    (tmp_path / "session.jsonl").write_text("\n".join(lines) + "\n")
+    session = load_session(tmp_path)
+    assert [r.bar for r in session.records] == [1, 3] and session.corrupt_lines == 3
+
+
+def test_a_mark_names_its_own_runs_loop_not_every_loop_of_that_bar(tmp_path: Path) -> None:
+    """Two runs in one folder both have a bar 3: marking run 2's listed run 1's as MARKED too."""
+    for score in (2.0, 7.0):  # run 1, then run 2 marks its bar 3
+        keeper = TakeKeeper(TakesConfig(tmp_path), RATE)
+        for bar in (1, 2, 3):
+            keeper.add(AUDIO, bar, 120.0, score + bar, 0.5, False)
+        if score == 7.0:
+            keeper.mark()
+        keeper.close()
+    listing = summarise_session(tmp_path).splitlines()
+    assert listing[0].endswith("6 loops, 0 over threshold, 1 marked")
+    assert [line.split()[1] for line in listing[1:] if "MARKED" in line] == ["3"]
+    assert "MARKED" in listing[1] and "score         10" in listing[1], listing
+
+
 def test_listing_marks_missing_takes_and_counts_corrupt_lines(tmp_path: Path) -> None:
     keeper = TakeKeeper(TakesConfig(tmp_path), RATE)
     keeper.add(AUDIO, 1, 120.0, 5.0, 0.9, True)
