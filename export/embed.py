@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import os
@@ -16,6 +17,7 @@ from tqdm import tqdm
 
 from export.htsat import HTSATEncoder
 from rtloop.audio_io import load_audio
+from rtloop.bundle import sha256_file
 from rtloop.errors import AudioError
 from rtloop.frontend import FrontEndConfig, batch_inputs
 
@@ -73,10 +75,15 @@ def _read_cache(cache_file: Path) -> tuple[np.ndarray, np.ndarray, float] | None
     if not cache_file.is_file():
         return None
     try:
-        with np.load(cache_file, allow_pickle=False) as hit:
-            return np.asarray(hit["latent"]), np.asarray(hit["embedding"]), float(hit["seconds"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        with np.load(cache_file, allow_pickle=False) as hit:  # a plain .npy is an array: no context manager
+            latent, embedding, seconds = np.asarray(hit["latent"]), np.asarray(hit["embedding"]), hit["seconds"]
+            seconds = float(seconds)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):  # EOF: an empty file
         return None
+    arrays_fit = all(
+        a.ndim == 1 and a.size and a.dtype.kind == "f" and np.isfinite(a).all() for a in (latent, embedding)
+    )
+    return (latent, embedding, seconds) if arrays_fit and np.isfinite(seconds) and seconds > 0 else None
 
 
 class Embedder:
@@ -107,11 +114,15 @@ class Embedder:
     def _cache_file(self, path: Path) -> Path | None:
         if self.cache is None:
             return None
-        return self.cache / (hashlib.sha256(path.read_bytes()).hexdigest() + ".npz")
+        return self.cache / (sha256_file(path) + ".npz")
 
-    def embed_files(self, paths: list[Path]) -> EmbeddedSet:
-        """Embed every readable file; unreadable ones are reported on stdout and listed as skipped."""
+    def embed_files(self, paths: list[Path], read_cache: bool = True) -> EmbeddedSet:
+        """Embed every readable file; unreadable ones are reported on stdout and listed as skipped.
+
+        ``read_cache=False`` embeds every file again (and rewrites its entry).
+        """
         result = EmbeddedSet()
+        hits: set[Path] = set()  # the loops read from the cache
         pending: list[tuple[Path, np.ndarray, Path | None]] = []
         bar = tqdm(total=len(paths), desc="embedding", unit="loop", disable=None)
 
@@ -139,9 +150,10 @@ class Embedder:
             except OSError as exc:
                 skip(path, f"cannot read: {exc.strerror}")
                 continue
-            hit = _read_cache(cache_file) if cache_file is not None else None
+            hit = _read_cache(cache_file) if cache_file is not None and read_cache else None
             if hit is not None:  # a hit needs no decoding
                 self._add(result, path, *hit)
+                hits.add(path)
                 result.cached += 1
                 bar.update(1)
                 continue
@@ -156,6 +168,7 @@ class Embedder:
         if pending:
             flush()
         bar.close()
+        self._embed_odd_hits_again(result, hits)
         # cache hits arrive before the batches they overtook: restore the input order
         rank = {p: i for i, p in enumerate(paths)}
         order = sorted(range(len(result.paths)), key=lambda i: rank[result.paths[i]])
@@ -163,6 +176,23 @@ class Embedder:
             column = getattr(result, name)
             setattr(result, name, [column[i] for i in order])
         return result
+
+    def _embed_odd_hits_again(self, result: EmbeddedSet, hits: set[Path]) -> None:
+        """Cache hits whose widths differ from the loops embedded now (or, all cached, from most hits) are
+        entries edited or from elsewhere: they are embedded again and rewritten (stacking them failed)."""
+        widths = [(len(lat), len(emb)) for lat, emb in zip(result.latents, result.embeddings, strict=True)]
+        fresh = [w for w, path in zip(widths, result.paths, strict=True) if path not in hits]
+        usual = collections.Counter(fresh or widths).most_common(1)[0][0] if widths else None
+        odd = [k for k, w in enumerate(widths) if w != usual and result.paths[k] in hits]
+        if not odd:
+            return
+        again = self.embed_files([result.paths[k] for k in odd], read_cache=False)
+        keep = [k for k in range(len(widths)) if k not in set(odd)]
+        for name in ("paths", "latents", "embeddings", "durations"):
+            setattr(result, name, [getattr(result, name)[k] for k in keep] + getattr(again, name))
+        result.skipped += again.skipped
+        result.cached -= len(odd)
+        result.cache_error = result.cache_error or again.cache_error
 
     @staticmethod
     def _add(result: EmbeddedSet, path: Path, latent: np.ndarray, embedding: np.ndarray, seconds: float) -> None:
