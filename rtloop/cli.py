@@ -177,6 +177,16 @@ def instrument_name(text: str) -> str:
     return text
 
 
+def osc_prefix(text: str) -> str:
+    """An OSC address prefix: ``/`` then parts of letters, digits, ``_ - . ~`` (at most 64 characters)."""
+    if len(text) > 64 or not re.fullmatch(r"(/[A-Za-z0-9_.~-]+)+/?", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: an OSC prefix starts with '/' and holds letters, digits, '_', '-', '.', '~' and '/' "
+            "(at most 64 characters), e.g. /rtloop or /stage/bass"
+        )
+    return text.rstrip("/")
+
+
 def _add_osc_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--osc",
@@ -190,7 +200,7 @@ def _add_osc_options(p: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="where to listen for OSC control (default loopback only); 'off' to disable",
     )
-    p.add_argument("--prefix", default=DEFAULT_PREFIX, help="OSC address prefix")
+    p.add_argument("--prefix", type=osc_prefix, default=DEFAULT_PREFIX, help="OSC address prefix")
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -634,6 +644,8 @@ def config_argv(path: Path) -> list[str]:
         import tomli as tomllib  # type: ignore[no-redef]
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RtloopError(f"config {path}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise RtloopError(f"config {path}: {exc}") from exc
     argv = [str(data.pop("command", "run"))]
@@ -650,6 +662,21 @@ def config_argv(path: Path) -> list[str]:
             elif item is not False:
                 raise RtloopError(f"config {path}: {key} = {item!r} is not a string, number or true/false")
     return argv
+
+
+def _global_options_first(argv: list[str]) -> list[str]:
+    """``--log-level LEVEL`` moved before the command, wherever a config file or the words after it put it."""
+    front: list[str] = []
+    rest: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--log-level":
+            front += [word, next(words, "")]
+        elif word.startswith("--log-level="):
+            front.append(word)
+        else:
+            rest.append(word)
+    return front + rest
 
 
 def console_main() -> int:
@@ -670,9 +697,13 @@ def console_main() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) >= 2 and argv[0] == "--config":
+    if "--config" in argv[:3]:  # after --log-level LEVEL, or first
+        at = argv.index("--config")
         try:
-            argv = config_argv(Path(argv[1])) + argv[2:]
+            argv = _global_options_first(argv[:at] + config_argv(Path(argv[at + 1])) + argv[at + 2 :])
+        except IndexError:
+            print("rtloop: error: --config needs a file", file=sys.stderr)
+            return 2
         except RtloopError as exc:
             print(f"rtloop: error: {exc}", file=sys.stderr)
             return 2

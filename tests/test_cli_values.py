@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rtloop import cli_values
-from rtloop.cli import main
+from rtloop.cli import main, osc_prefix
 
 RUN = ["run", "nowhere.rtloop"]
 TRAIN = ["train", "nowhere", "-o", "out.rtloop"]
@@ -46,6 +46,10 @@ REFUSED = [
     (["demo"], "--seconds", "0", "--seconds: 0 s is out of range: at least 1"),
     (["demo"], "--speed", "0", "--speed: 0x is out of range"),
     (["takes", "folder"], "--top", "0", "--top: 0 is out of range: at least 1"),
+    (RUN, "--prefix", "bass", "--prefix: 'bass': an OSC prefix starts with '/'"),  # every packet was invalid OSC
+    (RUN, "--prefix", "/my bass", "--prefix: '/my bass': an OSC prefix"),
+    (RUN, "--prefix", "/a*", "--prefix: '/a*': an OSC prefix"),
+    (["demo"], "--prefix", "/" + "a" * 64, "at most 64 characters"),
 ]
 
 
@@ -89,6 +93,39 @@ def test_a_config_file_goes_through_the_same_checks(tmp_path: Path, capsys: pyte
         main(["--config", str(config)])
     assert exited.value.code == 2
     assert "--bpm: 0 BPM is out of range" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "before, config, after",
+    [
+        ([], 'log_level = "warning"\n', []),
+        (["--log-level", "warning"], "", []),
+        ([], "", ["--log-level", "warning"]),
+        ([], "", ["--log-level=warning"]),
+    ],
+)
+def test_a_config_file_takes_the_log_level_wherever_it_is_given(
+    before: list[str], config: str, after: list[str], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``--log-level`` is an option of rtloop, not of the command: from a config file it was unrecognised."""
+    path = tmp_path / "rtloop.toml"
+    path.write_text(f'command = "run"\nbundle = "x.rtloop"\n{config}bpm = 0\n')
+    with pytest.raises(SystemExit) as exited:
+        main([*before, "--config", str(path), *after])
+    assert exited.value.code == 2
+    assert "--bpm: 0 BPM is out of range" in capsys.readouterr().err, "the log level was taken: bpm was checked"
+
+
+def test_a_config_file_that_is_not_utf8_is_one_message(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "rtloop.toml"
+    path.write_bytes(b'command = "run"\n# caf\xe9\n')  # saved as Latin-1: a UnicodeDecodeError traceback before
+    assert main(["--config", str(path)]) == 2
+    assert f"config {path}: not UTF-8 text (byte 21): save it as UTF-8" in capsys.readouterr().err
+    assert main(["--config"]) == 2
+
+
+def test_an_osc_prefix_keeps_its_parts_and_loses_a_trailing_slash() -> None:
+    assert osc_prefix("/stage/bass-1/") == "/stage/bass-1"
 
 
 def test_type_errors_are_argparse_errors() -> None:
