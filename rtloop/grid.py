@@ -17,6 +17,7 @@ MIN_BPM = 60.0
 MAX_BPM = 200.0
 _MAX_RIFF_CHUNKS = 64  # a WAV file has a handful of chunks; more means a corrupt or hostile file
 _ACID_SIZE = 24
+_ACID_BPM = (20.0, 400.0)  # a tempo an acid chunk gives, or its beat count implies, outside this is not believed
 # A tempo read from metadata must make the loop a whole number of beats to within this share of a beat.
 _BEAT_FIT = 0.06
 # Prior over bar counts of a loop (powers of two are by far the most common lengths).
@@ -116,7 +117,7 @@ def _parse_acid(body: bytes) -> tuple[int | None, float | None]:
     # flags u32, root note u16, ? u16, ? f32, beats u32, meter denominator u16, meter numerator u16, tempo f32
     _flags, _root, _, _, beats, _den, _num, tempo = struct.unpack("<IHHfIHHf", body)
     beats_out = int(beats) if 0 < beats <= 4096 else None
-    tempo_out = float(tempo) if math.isfinite(tempo) and 20.0 <= tempo <= 400.0 else None
+    tempo_out = float(tempo) if math.isfinite(tempo) and _ACID_BPM[0] <= tempo <= _ACID_BPM[1] else None
     return beats_out, tempo_out
 
 
@@ -304,8 +305,9 @@ def grid_for_file(
         if tempo is not None:
             bars = max(1, int(round(beats / beats_per_bar))) if beats else _bars_at(seconds, tempo, beats_per_bar)
             return Grid(tempo, beats_per_bar, bars, GridSource.ACID)
-        if beats and seconds > 0:
-            return Grid(beats * 60.0 / seconds, beats_per_bar, max(1, round(beats / beats_per_bar)), GridSource.ACID)
+        implied = beats * 60.0 / seconds if beats and seconds > 0 else 0.0
+        if _ACID_BPM[0] <= implied <= _ACID_BPM[1]:  # 4096 beats in 8 s is no tempo: the next source decides
+            return Grid(implied, beats_per_bar, max(1, round(beats / beats_per_bar)), GridSource.ACID)
     named = tempo_from_name(Path(path).name)
     if named is not None and _fits_whole_beats(seconds, named):
         return Grid(named, beats_per_bar, _bars_at(seconds, named, beats_per_bar), GridSource.FILENAME)

@@ -141,6 +141,16 @@ def test_acid_beats_without_tempo(tmp_path: Path) -> None:
     assert grid_for_file(path, wave, SR) == Grid(120.0, 4, 2, GridSource.ACID)
 
 
+def test_acid_beats_that_imply_no_tempo_leave_the_grid_to_the_next_source(tmp_path: Path) -> None:
+    """4096 beats in 4 s made a grid of 61440 bpm, 1024 bars, and the loop was flagged for it."""
+    path, wave = _loop_file(tmp_path, "loop.wav", bpm=120.0, bars=2)
+    _with_chunk(path, _acid_chunk(4096, 0.0))
+    assert grid_for_file(path, wave, SR, bpm=120.0) == Grid(120.0, 4, 2, GridSource.OPTION)
+    slow, wave = _loop_file(tmp_path, "slow.wav", bpm=120.0, bars=2)
+    _with_chunk(slow, _acid_chunk(1, 0.0))  # one beat in 4 s: 15 bpm
+    assert grid_for_file(slow, wave, SR, bpm=120.0).source is GridSource.OPTION
+
+
 @pytest.mark.parametrize(
     "name", ["8da5d66c7e6a.wav", "3f8379d621d9.wav", "loop_1b4e28ba-2fa1-11d2-883f-0016d3cca427.wav"]
 )
