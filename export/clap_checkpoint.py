@@ -39,6 +39,15 @@ def default_checkpoint(amodel: str, fusion: bool) -> str:
     return preferred[(amodel, fusion)]
 
 
+_UNREADABLE = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, ImportError, IndexError)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type where it has none (an empty file's EOFError)."""
+    lines = str(exc).splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def read_checkpoint(path: Path, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
     """Read a CLAP checkpoint file and return its flat state dict (``module.`` prefixes removed).
 
@@ -52,15 +61,20 @@ def read_checkpoint(path: Path, allow_pickle: bool = False) -> dict[str, torch.T
     """
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (an interrupted download?)")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+    except _UNREADABLE as exc:
         if not allow_pickle:
             raise CheckpointError(
-                f"{path} cannot be read with weights_only=True ({str(exc).splitlines()[0]}); if you trust "
+                f"{path} cannot be read with weights_only=True ({_first_line(exc)}); if you trust "
                 "this file, pass --trust-checkpoint to unpickle it fully"
             ) from exc
-        raw = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            raw = torch.load(path, map_location="cpu", weights_only=False)
+        except _UNREADABLE as full:  # empty, truncated, or not a PyTorch file at all
+            raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({_first_line(full)})") from full
     state = raw.get("state_dict", raw) if isinstance(raw, Mapping) else None
     if not isinstance(state, Mapping) or not state:
         raise CheckpointError(f"{path} holds no state dict")

@@ -192,6 +192,18 @@ def test_checkpoint_needing_full_unpickling_is_refused_without_trust(tmp_path: P
         read_checkpoint(path)
 
 
+def test_an_empty_truncated_or_foreign_checkpoint_is_one_error_trusted_or_not(tmp_path: Path) -> None:
+    """An IndexError (empty file), or with --trust-checkpoint a raw UnpicklingError / EOFError, before."""
+    whole = tmp_path / "whole.pt"
+    torch.save({"state_dict": {"x": torch.zeros(3)}}, whole)
+    files = {"empty.pt": b"", "random.pt": bytes(range(256)) * 20, "cut.pt": whole.read_bytes()[:200]}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        for trust in (False, True):
+            with pytest.raises(CheckpointError, match="empty|cannot be read|not a readable PyTorch checkpoint"):
+                read_checkpoint(tmp_path / name, allow_pickle=trust)
+
+
 def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="does not exist"):
         read_checkpoint(tmp_path / "nope.pt")
