@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundles", type=Path, nargs="+", help="one or more bundles trained on the same loops")
     p.add_argument("--normal", type=Path, required=True)
     p.add_argument("--anomalous", type=Path, required=True)
-    p.add_argument("--plot", type=Path, help="write score histograms to this PNG")
+    p.add_argument("--plot", type=values.plot_file, help="write score histograms to this PNG (or PDF, SVG...)")
 
     p = sub.add_parser("verify", help="check a bundle's hashes and re-run its ONNX graphs on the self-test signals")
     p.add_argument("bundle", type=Path)
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("takes", help="list a takes folder's loops by score; --plot the session")
     p.add_argument("folder", type=Path)
     p.add_argument("--top", type=values.top, default=20, help="how many loops to list (default 20)")
-    p.add_argument("--plot", type=Path, help="write a PNG of variation over the session")
+    p.add_argument("--plot", type=values.plot_file, help="write a PNG (or PDF, SVG...) of variation over the session")
     _add_scan(sub)
     _add_explore(sub)
     return parser

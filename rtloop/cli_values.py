@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 from rtloop.manifest_schema import MAX_BARS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
@@ -135,3 +136,17 @@ def hop(text: str) -> str:
         return text
     _in_range(count, 1, MAX_BARS, " bars")
     return text
+
+
+PLOT_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")  # matplotlib's
+
+
+def plot_file(text: str) -> Path:
+    """A figure to write: a format matplotlib writes (by its suffix), in a folder that exists; checked before
+    any work (a bad one failed only after every file was scored)."""
+    path = Path(text)
+    if path.suffix.lower().lstrip(".") not in PLOT_FORMATS:
+        raise argparse.ArgumentTypeError(f"{text!r}: name a figure file ending in .{', .'.join(PLOT_FORMATS)}")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: folder {path.parent} does not exist")
+    return path

@@ -50,6 +50,8 @@ REFUSED = [
     (RUN, "--prefix", "/my bass", "--prefix: '/my bass': an OSC prefix"),
     (RUN, "--prefix", "/a*", "--prefix: '/a*': an OSC prefix"),
     (["demo"], "--prefix", "/" + "a" * 64, "at most 64 characters"),
+    (["eval", "b.rtloop", "n", "a"], "--plot", "nodir/x.png", "--plot: 'nodir/x.png': folder nodir does not exist"),
+    (["takes", "folder"], "--plot", "x.txt", "--plot: 'x.txt': name a figure file ending in .png, .pdf"),
 ]
 
 
