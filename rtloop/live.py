@@ -107,8 +107,31 @@ def clock_kind(cfg: RunConfig) -> ClockKind:
     """The clock a configuration asks for.
 
     Raises:
-        RtloopError: none is given.
+        RtloopError: none is given, or options of two clocks (one of them was silently ignored before).
     """
+    kind = _asked_clock(cfg)
+    named = kind.value if kind is not None else ""
+    clashes = [
+        (
+            cfg.window_s is not None and kind is not ClockKind.WINDOWS,
+            f"--window (clock-free windows) with {named} bars",
+        ),
+        ((cfg.midi is not None or cfg.midi_virtual) and kind is not ClockKind.MIDI, f"--midi with the {named} clock"),
+        (cfg.bpm is not None and kind in (ClockKind.MIDI, ClockKind.WINDOWS), f"--bpm with the {named} clock"),
+        (cfg.link_sync and kind is not ClockKind.LINK, "--link-sync without --clock link"),
+    ]
+    for clash, what in clashes:
+        if clash:
+            raise RtloopError(f"{what}: one of them would be ignored; give the options of one clock")
+    if kind is not None:
+        return kind
+    raise RtloopError(
+        "no clock: pass --midi PORT (MIDI clock), --clock link (Ableton Link), --bpm N (internal clock) "
+        "or --window SECONDS (no clock)"
+    )
+
+
+def _asked_clock(cfg: RunConfig) -> ClockKind | None:
     if cfg.clock is not None:
         return cfg.clock
     if cfg.midi is not None or cfg.midi_virtual:
@@ -117,10 +140,7 @@ def clock_kind(cfg: RunConfig) -> ClockKind:
         return ClockKind.INTERNAL
     if cfg.window_s is not None:
         return ClockKind.WINDOWS
-    raise RtloopError(
-        "no clock: pass --midi PORT (MIDI clock), --clock link (Ableton Link), --bpm N (internal clock) "
-        "or --window SECONDS (no clock)"
-    )
+    return None
 
 
 def _clock(cfg: RunConfig, sample_rate: int) -> Clock:

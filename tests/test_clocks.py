@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import collections
+import re
+from pathlib import Path
 
 import pytest
 
 from rtloop.backoff import Backoff
 from rtloop.clock import CLOCK, START, ClockFollower, EventKind
 from rtloop.clocks import InternalClock, MidiClock, TimeWindows
-from rtloop.errors import DeviceError
+from rtloop.errors import DeviceError, RtloopError
+from rtloop.live import ClockKind, RunConfig, clock_kind
 from rtloop.segmenter import Segmenter, Skip, Window
 
 
@@ -112,3 +115,30 @@ def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
     backoff.failed(0.0)
     assert backoff.next_try == 1.0
     assert collections.Counter([backoff.due(0.5), backoff.due(1.0)]) == {False: 1, True: 1}
+
+
+def run_config(**options: object) -> RunConfig:
+    return RunConfig(bundle=Path("b.rtloop"), osc=(), control=None, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "options, clash",
+    [
+        ({"window_s": 4.0, "bpm": 120.0}, "--window (clock-free windows) with internal bars"),
+        ({"window_s": 4.0, "midi": "0"}, "--window (clock-free windows) with midi bars"),
+        ({"midi": "0", "clock": ClockKind.LINK}, "--midi with the link clock"),
+        ({"midi": "0", "bpm": 120.0}, "--bpm with the midi clock"),
+        ({"link_sync": True, "bpm": 120.0}, "--link-sync without --clock link"),
+    ],
+)
+def test_options_of_two_clocks_are_refused_not_half_ignored(options: dict, clash: str) -> None:
+    """``--window 4s --bpm 120`` ran one-bar windows at 120 bpm without a word (and /bars was then refused)."""
+    with pytest.raises(RtloopError, match=f"^{re.escape(clash)}: one of them would be ignored"):
+        clock_kind(run_config(**options))
+
+
+def test_one_clocks_options_choose_it() -> None:
+    assert clock_kind(run_config(window_s=4.0)) is ClockKind.WINDOWS
+    assert clock_kind(run_config(clock=ClockKind.LINK, bpm=100.0, link_sync=True)) is ClockKind.LINK
+    assert clock_kind(run_config(midi="0")) is ClockKind.MIDI
+    assert clock_kind(run_config(bpm=90.0)) is ClockKind.INTERNAL
