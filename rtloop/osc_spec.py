@@ -75,7 +75,14 @@ OUTPUT = (
         "every scored loop (bundles with aspects)",
         "the aspect that varied most in this loop",
     ),
-    OscAddress("/score", "f", ">= 0.0 (detector units)", "every scored loop", "raw anomaly score"),
+    OscAddress(
+        "/score",
+        "f",
+        "any real (detector units)",
+        "every scored loop",
+        "raw anomaly score, higher is more unusual: the detector's own (>= 0 for one detector), or the "
+        "log-sum-exp of the aspects' calibrated logits, which is negative for typical loops",
+    ),
     OscAddress("/flag", "i", "0 or 1", "every scored loop", "1 when the score is over the bundle's threshold"),
     OscAddress("/bar", "i", ">= 1", "every scored loop", "number of the last bar in the scored window"),
     OscAddress("/tempo", "f", "bpm", "every scored loop", "tempo of the clock at that bar"),
