@@ -17,7 +17,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from rtloop.audio_io import find_audio_files, iter_loops
 from rtloop.bundle import Bundle
 from rtloop.errors import AudioError
-from rtloop.grid import Grid, grid_for_file
+from rtloop.grid import Grid
 from rtloop.scorer import Scorer
 
 
@@ -64,12 +64,12 @@ def load_set(folder: Path, sample_rate: int) -> list[tuple[Path, np.ndarray]]:
 
 def _score_set(scorer: Scorer, loops: list[tuple[Path, np.ndarray]]) -> dict[str, np.ndarray]:
     """Raw scores of every loop: ``overall`` and each aspect."""
-    rate = scorer.bundle.frontend.sample_rate
+    rate, trained = scorer.bundle.frontend.sample_rate, scorer.bundle.grid_options  # as its loops were cut
     parts: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(loops), BATCH):
         batch = loops[start : start + BATCH]
         waves = [wave for _, wave in batch]
-        grids: list[Grid | None] = [grid_for_file(path, wave, rate) for path, wave in batch]
+        grids: list[Grid | None] = [trained.grid(path, wave, rate) for path, wave in batch]
         scores = scorer.score(waves, grids)
         for name, values in {"overall": scores.raw, **scores.aspect_raw}.items():
             parts.setdefault(name, []).append(values)

@@ -216,6 +216,7 @@ def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:
             "calibration": calibration.to_dict(),
             **manifest_entries(fits, overall, in_overall, described),
             "bars_hint": cfg.bars_hint,
+            "grid": {"bpm": cfg.bpm, "beats_per_bar": cfg.beats_per_bar},
             "training": {
                 "n_files": len(paths),
                 "n_fit": len(fit_idx),

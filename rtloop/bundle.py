@@ -19,6 +19,7 @@ from rtloop.descriptors import VERSION as DESCRIPTORS_VERSION
 from rtloop.descriptors import feature_names
 from rtloop.errors import BundleError
 from rtloop.frontend import FrontEndConfig
+from rtloop.grid import Grid, grid_for_file
 from rtloop.manifest_schema import DETECTOR_FILE, ENCODER_FILE, FORMAT, FORMAT_VERSION, check_manifest
 from rtloop.onnx_wire import external_tensors
 from rtloop.train_config import EncoderPrecision
@@ -121,6 +122,19 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class GridOptions:
+    """How loops without a tempo of their own are gridded: a tempo, bars per loop, beats per bar."""
+
+    bpm: float | None = None
+    bars_hint: int | None = None
+    beats_per_bar: int = 4
+
+    def grid(self, path: Path, wave: np.ndarray, sample_rate: int) -> Grid:
+        """The grid of a loop file with these options (see :func:`rtloop.grid.grid_for_file`)."""
+        return grid_for_file(path, wave, sample_rate, self.bpm, self.bars_hint, self.beats_per_bar)
+
+
+@dataclass(frozen=True)
 class AspectModel:
     """One aspect's detector graph (``features [B, dim] -> score [B]``) and its calibration."""
 
@@ -166,6 +180,14 @@ class Bundle:
     @property
     def pretrained(self) -> bool:
         return bool(self.manifest["encoder"]["pretrained"])
+
+    @property
+    def grid_options(self) -> GridOptions:
+        """The grid options the bundle was trained with (``--bpm``, ``--bars-hint``, ``--beats-per-bar``): what
+        scoring a file uses where its own options leave them out, so its loops are cut as the training loops were
+        (a bundle without them: none, 4 beats per bar)."""
+        grid = self.manifest.get("grid", {})
+        return GridOptions(grid.get("bpm"), self.manifest.get("bars_hint"), grid.get("beats_per_bar", 4))
 
     @property
     def encoder_precision(self) -> EncoderPrecision:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from rtloop import __version__
 from rtloop import cli_values as values
 from rtloop.audio_io import load_audio
-from rtloop.bundle import load_bundle
+from rtloop.bundle import GridOptions, load_bundle
 from rtloop.errors import STORAGE_REFUSED, AudioError, RtloopError
 from rtloop.live import DEFAULT_BARS, ClockKind, RunConfig
 from rtloop.midi_ports import APIS
@@ -140,9 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", type=Path)
     p.add_argument("files", type=Path, nargs="+")
     p.add_argument("--json", action="store_true", help="one JSON object per file")
-    p.add_argument("--bpm", type=values.bpm, help="tempo of files that carry none (acid chunk, file name)")
-    p.add_argument("--bars-hint", type=values.bars, help="bars per loop of files that carry no tempo")
-    p.add_argument("--beats-per-bar", type=values.beats_per_bar, default=4)
+    p.add_argument(
+        "--bpm", type=values.bpm, help="tempo of files that carry none (acid chunk, file name); default: training's"
+    )
+    p.add_argument(
+        "--bars-hint", type=values.bars, help="bars per loop of files that carry no tempo; default: training's"
+    )
+    p.add_argument("--beats-per-bar", type=values.beats_per_bar, help="default: training's (4 if it gave none)")
 
     p = sub.add_parser("eval", help="ROC-AUC / PR-AUC of bundles on normal vs anomalous loops")
     p.add_argument("bundles", type=Path, nargs="+", help="one or more bundles trained on the same loops")
@@ -351,12 +355,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from rtloop.grid import grid_for_file
     from rtloop.scorer import Scorer
 
     bundle = load_bundle(args.bundle)
     scorer = Scorer(bundle)
-    rate = bundle.frontend.sample_rate
+    rate, trained = bundle.frontend.sample_rate, bundle.grid_options
+    options = GridOptions(
+        args.bpm or trained.bpm, args.bars_hint or trained.bars_hint, args.beats_per_bar or trained.beats_per_bar
+    )
     failed = 0
     for path in args.files:
         try:
@@ -365,7 +371,7 @@ def _score(args: argparse.Namespace) -> int:
             failed += 1
             print(f"{path}: {exc}", file=sys.stderr)
             continue
-        grid = grid_for_file(path, wave, rate, args.bpm, args.bars_hint, args.beats_per_bar)
+        grid = options.grid(path, wave, rate)
         scores = scorer.score([wave], [grid])
         row = score_row(path, scores)
         if args.json:

@@ -13,11 +13,17 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from rtloop.manifest_schema import MAX_BARS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from rtloop.manifest_schema import (
+    MAX_BARS,
+    MAX_BEATS_PER_BAR,
+    MAX_GRID_BPM,
+    MAX_SAMPLE_RATE,
+    MIN_GRID_BPM,
+    MIN_SAMPLE_RATE,
+)
 
-MIN_BPM, MAX_BPM = 20.0, 400.0
+MIN_BPM, MAX_BPM = MIN_GRID_BPM, MAX_GRID_BPM
 MIN_SPEED, MAX_SPEED = 0.01, 1000.0
-MAX_BEATS_PER_BAR = 32
 MAX_CHANNEL = 256
 MAX_BLOCKSIZE = 65_536
 MAX_LATENCY_MS = 2000.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import enum
 import signal
 import sys
@@ -77,7 +78,7 @@ class RunConfig:
     link_sync: bool = False  # Link: follow the session's start/stop
     bars: int | None = None  # None: the bundle's bars hint, else DEFAULT_BARS
     hop: int = 1
-    beats_per_bar: int = 4
+    beats_per_bar: int | None = None  # None: the bundle's training grid's (4 if it gave none)
     latency_ms: float = 0.0
     lost_after: float = 0.5
     window_s: float | None = None  # clock-free mode: score the last window_s seconds ...
@@ -198,6 +199,7 @@ def open_daemon(cfg: RunConfig, print_line: Callable[[str], None] = print) -> It
     no_huge_pages_in_this_process()  # the audio thread's process: see rtloop.pages
     with contextlib.ExitStack() as stack:
         bundle = load_bundle(cfg.bundle)
+        cfg = dataclasses.replace(cfg, beats_per_bar=cfg.beats_per_bar or bundle.grid_options.beats_per_bar)
         audio: AudioSource = stack.enter_context(_audio_source(cfg, bundle.frontend.sample_rate))
         summary = Summary()
         takes = TakeKeeper(cfg.takes, audio.sample_rate) if cfg.takes else None  # a bad folder fails first

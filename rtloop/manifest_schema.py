@@ -30,6 +30,8 @@ OVERALL_METHOD = "logsumexp-of-logits"  # rtloop.calibration.OVERALL_METHOD
 MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 384_000
 MAX_BARS = KEPT_BARS  # bars_hint becomes the live window length
+MIN_GRID_BPM, MAX_GRID_BPM = 20.0, 400.0  # of --bpm, and of a bundle's training grid
+MAX_BEATS_PER_BAR = 32
 SELFTEST_SIGNALS = 2  # rtloop.bundle.selftest_waves: 3 s and 12 s
 FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -237,6 +239,9 @@ FIELDS: tuple[Field, ...] = (
     Field("detector.name", text),
     *_calibration_fields("calibration"),
     Field("bars_hint", optional(integer(1, MAX_BARS)), required=False),
+    Field("grid", mapping, required=False, since=2),
+    Field("grid.bpm", optional(number(MIN_GRID_BPM, MAX_GRID_BPM)), since=2),
+    Field("grid.beats_per_bar", integer(1, MAX_BEATS_PER_BAR), since=2),
     Field("selftest", mapping),
     Field("selftest.scores", numbers(SELFTEST_SIGNALS)),
     # format 2: present together or not at all (checked in _aspects_agree)

@@ -333,8 +333,13 @@ MALFORMED_ASPECTS = [
     (_set("overall.calibration", {}), "manifest lacks overall.calibration.method"),
     (_drop("overall.method"), "manifest lacks overall.method"),
     (_set("selftest.aspects", ["rhythm"]), "selftest.aspects is ['rhythm'], not an object"),
-    (_set("format_version", 1), "aspects is a key of format 2, but format_version is 1"),
-    (lambda m: m.update(format_version=1, aspects=[]), "aspects is a key of format 2, but format_version is 1"),
+    (_set("format_version", 1), "grid is a key of format 2, but format_version is 1"),
+    (lambda m: m.update(format_version=1, grid=None), "grid is a key of format 2, but format_version is 1"),
+    (lambda m: m.pop("grid") and m.update(format_version=1), "aspects is a key of format 2, but format_version is 1"),
+    (lambda m: m.pop("grid") and m.update(format_version=1, aspects=[]), "aspects is a key of format 2"),
+    (_set("grid.beats_per_bar", 0), "grid.beats_per_bar is 0"),
+    (_set("grid.bpm", 1000.0), "grid.bpm is 1000.0"),
+    (_drop("grid.bpm"), "manifest lacks grid.bpm"),
 ]
 
 

@@ -24,6 +24,7 @@ from rtloop.audio_io import find_audio_files, load_audio  # noqa: E402
 from rtloop.bundle import load_bundle  # noqa: E402
 from rtloop.cli import main  # noqa: E402
 from rtloop.frontend import batch_inputs  # noqa: E402
+from rtloop.library.worker import ScanWorker, Task  # noqa: E402
 from rtloop.scorer import Scorer  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -105,6 +106,31 @@ def test_score_reports_a_bad_file_and_goes_on(
     assert main(["score", str(trained_bundle), str(bad_files[0] / "nan.wav"), str(good)]) == 1
     out = capsys.readouterr()
     assert "nan.wav: audio contains NaN" in out.err and good.name in out.out
+
+
+def test_files_are_gridded_as_the_training_loops_were_unless_told_otherwise(
+    trained_bundle: Path, loop_sets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A bundle trained with --bpm 100 --beats-per-bar 3 (a waltz): score, eval and scan gridded its loops at
+    an estimated tempo in 4/4, and flagged held-out normal loops at 1.0, before."""
+    assert load_bundle(trained_bundle).manifest["grid"] == {"bpm": None, "beats_per_bar": 4}
+    waltz = tmp_path / "waltz.rtloop"
+    shutil.copytree(trained_bundle, waltz)
+    manifest = json.loads((waltz / "manifest.json").read_text())
+    manifest["grid"] = {"bpm": 100.0, "beats_per_bar": 3}
+    (waltz / "manifest.json").write_text(json.dumps(manifest))
+    loop = str(find_audio_files(loop_sets["normal"]).files[0])
+
+    def scored(*argv: str) -> dict:
+        assert main(["score", "--json", *argv]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    told = scored(str(trained_bundle), loop, "--bpm", "100", "--beats-per-bar", "3", "--bars-hint", "1")
+    assert scored(str(waltz), loop) == told, "the bundle's training grid is the default"
+    assert scored(str(trained_bundle), loop) != told, "and it matters"
+    assert scored(str(waltz), loop, "--beats-per-bar", "4", "--bpm", "120") != told, "options still win"
+    result = ScanWorker(str(waltz)).run([Task(loop, None)])[0]
+    assert {name: round(v, 5) for name, v, _ in result.aspects} == {k: round(v, 5) for k, v in told["aspects"].items()}
 
 
 def test_score_prints_a_file_name_that_is_not_utf8_as_its_bytes(

@@ -16,7 +16,7 @@ import numpy as np
 from rtloop.audio_io import open_regular, read_audio
 from rtloop.bundle import load_bundle
 from rtloop.errors import AudioError
-from rtloop.grid import Grid, grid_for_file
+from rtloop.grid import Grid
 from rtloop.library.db import LoopResult
 from rtloop.scorer import Scorer
 
@@ -89,7 +89,8 @@ class ScanWorker:
         return digest, wave, duration
 
     def _score(self, tasks: list[Task], waves: list[tuple[int, str, np.ndarray, float]]) -> dict[int, LoopResult]:
-        grids: list[Grid | None] = [grid_for_file(Path(tasks[k].path), w, self.sample_rate) for k, _, w, _ in waves]
+        trained = self.bundle.grid_options  # loops are cut as the bundle's training loops were
+        grids: list[Grid | None] = [trained.grid(Path(tasks[k].path), w, self.sample_rate) for k, _, w, _ in waves]
         scores = self.scorer.score([w for _, _, w, _ in waves], grids)
         aspects, aspect_raw = scores.aspects, scores.aspect_raw
         out = {}
