@@ -27,6 +27,7 @@ from export.detectors import (  # noqa: E402
 )
 from export.detectors.knn import default_k  # noqa: E402
 from export.detectors.svdd import MIN_IMPROVEMENT, auto_hidden, auto_weight_decay  # noqa: E402
+from export.onnx_export import relative_difference  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +181,22 @@ def test_mahalanobis_matches_numpy_on_ledoit_wolf_covariance(data) -> None:  # t
     q = (data[2].astype(np.float64) - mean) / scale - lw.location_
     expected = np.einsum("ij,jk,ik->i", q, np.linalg.inv(lw.covariance_), q)
     np.testing.assert_allclose(det.decision_function(data[2]), expected, rtol=1e-3)
+
+
+def test_mahalanobis_of_copies_of_one_loop_scores_them_zero_and_anything_else_higher() -> None:
+    """Six copies of one loop: every variance 0, and the whitening was NaN (then "calibration needs at least
+    one finite score")."""
+    copies = np.tile(np.linspace(-1.0, 1.0, 8, dtype=np.float32), (6, 1))
+    det = Mahalanobis().fit(copies, copies[:1])
+    other = copies[:1] + np.float32(0.1)
+    scores = det.decision_function(np.concatenate([copies[:2], other]))
+    assert np.all(np.isfinite(scores)) and scores[0] == scores[1] == 0.0 and scores[2] > 1.0
+
+
+def test_parity_is_relative_to_the_largest_score_not_to_one_near_zero() -> None:
+    """A training loop's PCA residual is about 1e-10: float32 noise on it was taken for a 63 % disagreement."""
+    assert relative_difference(np.array([1e-10, 5.0]), np.array([3e-10, 5.0])) < 1e-4
+    assert relative_difference(np.array([2.0, 5.0]), np.array([2.2, 5.0])) == pytest.approx(0.1)
 
 
 def test_knn_is_the_mean_distance_to_the_k_nearest_standardised_training_loops(data) -> None:  # type: ignore[no-untyped-def]

@@ -88,7 +88,8 @@ class Mahalanobis(TorchScored):
         standardise = Standardise.fit(X)
         lw = LedoitWolf().fit(standardise.apply(X).astype(np.float64))
         eigvals, eigvecs = np.linalg.eigh(lw.covariance_)
-        whiten = eigvecs / np.sqrt(np.maximum(eigvals, 1e-12 * eigvals.max()))
+        # Floored: loops that never vary along a direction (copies of one loop) make its variance 0, not NaN.
+        whiten = eigvecs / np.sqrt(np.maximum(eigvals, 1e-12 * max(float(eigvals.max()), 1.0)))
         self.scorer_ = Scored(standardise, _Whitened(lw.location_, whiten)).eval()
         self.shrinkage_ = float(lw.shrinkage_)
         self.n_features_in_ = int(X.shape[1])
