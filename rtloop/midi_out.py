@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtloop.errors import DeviceError
-from rtloop.midi_ports import open_client, release, select_port
+from rtloop.midi_ports import find_again, open_client, release, select_port
 from rtloop.resources import Closing
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,17 @@ class MidiCcOut(Closing):
         self._errors = (rtmidi.RtMidiError, ValueError, OSError)
         self._last: dict[int, int] = {}
         self._reported: set[str] = set()
+        self._port: str | None = None  # the port sent to (None: rtloop's own virtual port, which cannot vanish)
+        self._gone = False  # the port was missing at the last send: reconnect once it is back
         midi = open_client(api, output=True)
         try:
             if virtual:
                 midi.open_virtual_port(spec or "cc out")
             else:
-                midi.open_port(select_port(midi.get_ports(), spec, "MIDI output"))
+                ports = midi.get_ports()
+                index = select_port(ports, spec, "MIDI output")
+                midi.open_port(index)
+                self._port = ports[index]
         except DeviceError:
             release(midi)
             raise
@@ -112,6 +117,7 @@ class MidiCcOut(Closing):
             aspects: variation 0..1 of each aspect; aspects without a controller are not sent.
             flagged: whether the loop is over the bundle's threshold.
         """
+        self._follow_port()
         values = [(self.ccs.overall, variation)]
         values += [(self.ccs.aspects[name], value) for name, value in aspects.items() if name in self.ccs.aspects]
         for number, value in values:
@@ -120,6 +126,33 @@ class MidiCcOut(Closing):
             else:
                 self._report("nan", f"MIDI CC {number} not sent: the value is not a number ({value})")
         self._send(self.ccs.flag, 127 if flagged else 0)
+
+    def _follow_port(self) -> None:
+        """Reconnect to the port once it is back after it vanished (its program restarted, a cable replugged):
+        the connection went with it, and nothing reached the port again before."""
+        if self._port is None or self._midi is None:
+            return
+        try:
+            ports = self._midi.get_ports()
+            index = find_again(ports, self._port, "MIDI output")
+        except DeviceError:
+            if not self._gone:
+                log.warning("MIDI output %r is gone; its values go out again once it is back", self._port)
+            self._gone = True
+            return
+        except self._errors:
+            return
+        if not self._gone and ports[index] == self._port:
+            return
+        try:
+            self._midi.close_port()
+            self._midi.open_port(index)
+        except self._errors as exc:
+            self._report("reopen", f"MIDI output {self._port!r} is back but cannot be opened ({exc}); still trying")
+            return
+        log.info("MIDI output %r is back", self._port)
+        self._port, self._gone = ports[index], False
+        self._last.clear()  # whoever listens now has none of the values yet
 
     def _send(self, number: int, value: int) -> None:
         if self._last.get(number) == value or self._midi is None:

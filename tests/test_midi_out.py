@@ -14,7 +14,7 @@ from jack_server import Jack
 
 from rtloop.errors import DeviceError
 from rtloop.midi_out import CcMap, MidiCcOut, to_7bit
-from rtloop.midi_ports import find_again, list_ports, select_port
+from rtloop.midi_ports import find_again, list_ports, release, select_port
 
 SERVER = "rtloop-midi-out"  # its own fixed name: JACK frees a dead server's registry entry only on reuse
 ASPECTS = ("rhythm", "harmony", "timbre", "integrity", "sound")
@@ -126,6 +126,35 @@ def test_values_arrive_as_exact_control_changes_and_only_when_they_change(
         out.close()
         witness.close_port()
         witness.delete()
+
+
+@pytest.mark.jack
+def test_an_output_port_whose_program_restarts_gets_every_value_again(
+    jack_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The synth or host behind --midi-out quits and starts again: nothing reached it again before."""
+    witness = witness_input(virtual=True)
+    out = MidiCcOut("witness", api="jack")
+    try:
+        time.sleep(0.2)
+        out.send(0.5, {}, False)
+        assert received(witness, 2) == [[0xB0, 20, 64], [0xB0, 26, 0]]
+        release(witness)  # its program quits
+        witness = None  # python-rtmidi crashes on a client released twice
+        with caplog.at_level(logging.WARNING, logger="rtloop.midi_out"):
+            out.send(0.75, {}, False)
+        assert [r.getMessage() for r in caplog.records] == [
+            "MIDI output 'witness:in' is gone; its values go out again once it is back"
+        ]
+        witness = witness_input(virtual=True)  # and starts again
+        out.send(0.75, {}, True)
+        time.sleep(0.2)  # the connection is made by the JACK server thread
+        out.send(0.75, {}, True)
+        assert received(witness, 2) == [[0xB0, 20, 95], [0xB0, 26, 127]], "every value, once, to the new port"
+    finally:
+        out.close()
+        if witness is not None:
+            release(witness)
 
 
 @pytest.mark.jack
