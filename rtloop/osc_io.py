@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import selectors
 import socket
@@ -52,23 +53,46 @@ def resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]
     return family, address
 
 
+RESOLVE_RETRY_S = 5.0  # between attempts to resolve a destination's name that did not resolve
+
+
 class OscOut(Closing):
     """Sends rtloop's messages, typed as osc_spec says, to every destination, immediately.
 
     Each destination's name is resolved once, here: a message never waits for DNS (a name looked up for
-    every message froze the daemon while a resolver did not answer). A destination that cannot be reached
-    is reported once and retried on every message; it never stops the daemon.
-
-    Raises:
-        DeviceError: a destination whose name does not resolve.
+    every message froze the daemon while a resolver did not answer). A name that does not resolve (a tablet
+    asleep, DNS not up yet at boot) is said once and resolved again every ``retry_s`` on a thread of its own;
+    messages go to it once it does. A destination that cannot be reached is reported once and retried on
+    every message; neither ever stops the daemon.
     """
 
-    def __init__(self, destinations: list[tuple[str, int]], prefix: str = "/rtloop") -> None:
-        self.destinations = [(dest, *resolve(*dest)) for dest in destinations]
+    def __init__(
+        self, destinations: list[tuple[str, int]], prefix: str = "/rtloop", retry_s: float = RESOLVE_RETRY_S
+    ) -> None:
+        self.destinations = list(destinations)
         self.prefix = prefix.rstrip("/")
         self.sent = 0
         self.failures: collections.Counter[tuple[str, int]] = collections.Counter()
-        self._socks = {family: socket.socket(family, socket.SOCK_DGRAM) for _, family, _ in self.destinations}
+        self._socks: dict[socket.AddressFamily, socket.socket] = {}
+        self._addresses: dict[tuple[str, int], tuple[socket.AddressFamily, tuple[Any, ...]] | None] = {}
+        for dest in self.destinations:
+            try:
+                self._addresses[dest] = resolve(*dest)
+            except DeviceError as exc:
+                log.warning("%s; messages go to it once it resolves (tried every %g s)", exc, retry_s)
+                self._addresses[dest] = None
+        self._stop = threading.Event()
+        if None in self._addresses.values():
+            threading.Thread(target=self._resolve_later, args=(retry_s,), name="osc-resolve", daemon=True).start()
+
+    def _resolve_later(self, retry_s: float) -> None:
+        while not self._stop.wait(retry_s):
+            for dest in [d for d, address in self._addresses.items() if address is None]:
+                with contextlib.suppress(DeviceError):
+                    self._addresses[dest] = resolve(*dest)  # one assignment: the sender sees it whole
+                    log.info("OSC destination %s:%d resolved", *dest)
+            if None not in self._addresses.values():
+                return
 
     def send(self, name: str, value: Any = None) -> None:
         """Send ``prefix + name`` with one value of the type the spec gives it."""
@@ -81,17 +105,25 @@ class OscOut(Closing):
         elif types == "s":
             builder.add_arg(str(value), "s")
         datagram = builder.build().dgram
-        for dest, family, address in self.destinations:
+        for dest in self.destinations:
+            resolved = self._addresses[dest]
+            if resolved is None:
+                self.failures[dest] += 1
+                continue
+            family, address = resolved
             try:
+                if family not in self._socks:
+                    self._socks[family] = socket.socket(family, socket.SOCK_DGRAM)
                 self._socks[family].sendto(datagram, address)
                 self.sent += 1
-            except OSError as exc:
+            except OSError as exc:  # unreachable, or no socket of that family on this machine (IPv6 off)
                 if not self.failures[dest]:
                     log.warning("OSC destination %s:%d unreachable (%s); still trying", *dest, exc)
                 self.failures[dest] += 1
 
     def close(self) -> None:
-        """Release the sockets."""
+        """Stop resolving and release the sockets."""
+        self._stop.set()
         for sock in self._socks.values():
             sock.close()
 
