@@ -670,8 +670,31 @@ def config_argv(path: Path) -> list[str]:
     return argv
 
 
-def _global_options_first(argv: list[str]) -> list[str]:
-    """``--log-level LEVEL`` moved before the command, wherever a config file or the words after it put it."""
+def with_config(argv: list[str]) -> list[str]:
+    """The command line with a ``--config FILE`` (first, or after ``--log-level LEVEL``) replaced by the file's
+    words; ``--log-level`` goes before the command, and what is typed wins over the file.
+
+    Raises:
+        RtloopError: no file after ``--config``, or one that cannot be read (see :func:`config_argv`).
+    """
+    at = _config_at(argv)
+    if at is None:
+        return argv
+    if at + 1 >= len(argv):
+        raise RtloopError("--config needs a file")
+    from_file = _split_global_options(config_argv(Path(argv[at + 1])))
+    typed = _split_global_options(argv[:at] + argv[at + 2 :])
+    return from_file[0] + typed[0] + from_file[1] + typed[1]
+
+
+def _config_at(argv: list[str]) -> int | None:
+    """Where ``--config`` stands among rtloop's own options (first, or after ``--log-level LEVEL``), or None."""
+    at = 2 if argv[:1] == ["--log-level"] else 1 if argv[:1] and argv[0].startswith("--log-level=") else 0
+    return at if argv[at : at + 1] == ["--config"] else None
+
+
+def _split_global_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(``--log-level LEVEL`` wherever it stands, the other words): rtloop's option goes before the command."""
     front: list[str] = []
     rest: list[str] = []
     words = iter(argv)
@@ -682,7 +705,7 @@ def _global_options_first(argv: list[str]) -> list[str]:
             front.append(word)
         else:
             rest.append(word)
-    return front + rest
+    return front, rest
 
 
 def console_main() -> int:
@@ -703,16 +726,11 @@ def console_main() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--config" in argv[:3]:  # after --log-level LEVEL, or first
-        at = argv.index("--config")
-        try:
-            argv = _global_options_first(argv[:at] + config_argv(Path(argv[at + 1])) + argv[at + 2 :])
-        except IndexError:
-            print("rtloop: error: --config needs a file", file=sys.stderr)
-            return 2
-        except RtloopError as exc:
-            print(f"rtloop: error: {exc}", file=sys.stderr)
-            return 2
+    try:
+        argv = with_config(argv)
+    except RtloopError as exc:
+        print(f"rtloop: error: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
         if isinstance(stream, io.TextIOWrapper):  # a file name that is not UTF-8: its bytes, or escaped in messages

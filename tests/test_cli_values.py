@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rtloop import cli_values
-from rtloop.cli import main, osc_prefix
+from rtloop.cli import build_parser, main, osc_prefix, with_config
 
 RUN = ["run", "nowhere.rtloop"]
 TRAIN = ["train", "nowhere", "-o", "out.rtloop"]
@@ -116,6 +116,16 @@ def test_a_config_file_takes_the_log_level_wherever_it_is_given(
         main([*before, "--config", str(path), *after])
     assert exited.value.code == 2
     assert "--bpm: 0 BPM is out of range" in capsys.readouterr().err, "the log level was taken: bpm was checked"
+
+
+@pytest.mark.parametrize("typed", [["--log-level", "debug", "--config"], ["--log-level=debug", "--config"]])
+def test_a_log_level_typed_wins_over_the_config_files(typed: list[str], tmp_path: Path) -> None:
+    path = tmp_path / "rtloop.toml"
+    path.write_text('command = "takes"\nbundle = "folder"\nlog_level = "warning"\n')
+    for argv in ([*typed, str(path)], ["--config", str(path), "--log-level", "debug"]):
+        assert build_parser().parse_args(with_config(argv)).log_level == "debug", argv
+    assert build_parser().parse_args(with_config(["--config", str(path)])).log_level == "warning"
+    assert with_config(["takes", "--config", "x"]) == ["takes", "--config", "x"], "a command's word, not rtloop's"
 
 
 def test_a_config_file_that_is_not_utf8_is_one_message(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
