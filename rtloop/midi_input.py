@@ -45,7 +45,7 @@ class ClockInput:
                 if self._port is None:
                     index = select_port(ports, self.spec, "MIDI input")
                 else:
-                    index = find_again(ports, self._port, "MIDI input")
+                    index = find_again(ports, self._port, self.spec, "MIDI input")
                 midi.open_port(index)
                 self._port = ports[index]
         except DeviceError as exc:

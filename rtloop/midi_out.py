@@ -90,6 +90,7 @@ class MidiCcOut(Closing):
         self._errors = (rtmidi.RtMidiError, ValueError, OSError)
         self._last: dict[int, int] = {}
         self._reported: set[str] = set()
+        self._spec = spec
         self._port: str | None = None  # the port sent to (None: rtloop's own virtual port, which cannot vanish)
         self._gone = False  # the port was missing at the last send: reconnect once it is back
         midi = open_client(api, output=True)
@@ -134,7 +135,7 @@ class MidiCcOut(Closing):
             return
         try:
             ports = self._midi.get_ports()
-            index = find_again(ports, self._port, "MIDI output")
+            index = find_again(ports, self._port, self._spec, "MIDI output")
         except DeviceError:
             if not self._gone:
                 log.warning("MIDI output %r is gone; its values go out again once it is back", self._port)

@@ -75,11 +75,12 @@ def select_port(ports: list[str], spec: str | None, what: str) -> int:
 _ALSA_ADDRESS = re.compile(r" \d+:\d+$")  # rtmidi's ALSA port names end with the client:port address
 
 
-def find_again(ports: list[str], name: str, what: str) -> int:
+def find_again(ports: list[str], name: str, spec: str | None, what: str) -> int:
     """Index of the port that was listed as ``name`` when it was opened, now that it may be back (a cable
     plugged in again, a source restarted): that name, or else the one port whose name differs only in its
-    ALSA address (a device plugged in again may get another client number). Never another port that now
-    sits at the index the first one had.
+    ALSA address (a device plugged in again may get another client number), or else, where the user named
+    the port (``spec`` not an index), the one port that name matches (Windows numbers its port names). Never
+    another port that now sits at the index the first one had.
 
     Raises:
         DeviceError: the port is not there (yet); the message lists the ports.
@@ -88,6 +89,8 @@ def find_again(ports: list[str], name: str, what: str) -> int:
         return ports.index(name)
     bare = _ALSA_ADDRESS.sub("", name)
     match = [i for i, port in enumerate(ports) if _ALSA_ADDRESS.sub("", port) == bare]
+    if len(match) != 1 and spec and not spec.isdigit():
+        match = [i for i, port in enumerate(ports) if spec.lower() in port.lower()]
     if len(match) != 1:
         raise DeviceError(f"{name!r} is not back. {what}s: {_listing(ports)}")
     return match[0]

@@ -43,12 +43,16 @@ def test_port_selection_by_index_or_substring() -> None:
 
 def test_a_port_is_found_again_by_its_name_never_by_its_old_index() -> None:
     first = "USB Uno:USB Uno MIDI 1 24:0"  # rtmidi's ALSA names: client:port, then the ALSA address
-    assert find_again(["Midi Through:Midi Through Port-0 14:0", first], first, "MIDI input") == 1
-    assert find_again(["USB Uno:USB Uno MIDI 1 28:0"], first, "MIDI input") == 0, "plugged in again: a new client"
+    assert find_again(["Midi Through:Midi Through Port-0 14:0", first], first, "1", "MIDI input") == 1
+    assert find_again(["USB Uno:USB Uno MIDI 1 28:0"], first, "1", "MIDI input") == 0, "plugged in again: a new client"
     with pytest.raises(DeviceError, match=r"'USB Uno:USB Uno MIDI 1 24:0' is not back.*\[1\] Keystep"):
-        find_again(["Midi Through:Midi Through Port-0 14:0", "Keystep:Keystep MIDI 1 24:0"], first, "MIDI input")
+        find_again(["Midi Through:Midi Through Port-0 14:0", "Keystep:Keystep MIDI 1 24:0"], first, "1", "MIDI input")
     with pytest.raises(DeviceError, match="is not back"):  # two of the same device again: which one is not known
-        find_again(["USB Uno:USB Uno MIDI 1 28:0", "USB Uno:USB Uno MIDI 1 32:0"], first, "MIDI input")
+        find_again(["USB Uno:USB Uno MIDI 1 28:0", "USB Uno:USB Uno MIDI 1 32:0"], first, "1", "MIDI input")
+    # Windows numbers its names ("USB Uno 1", then "USB Uno 2"): a port the user named is found by that name
+    assert find_again(["Microsoft GS", "USB Uno 2"], "USB Uno 1", "uno", "MIDI output") == 1
+    with pytest.raises(DeviceError, match="is not back"):
+        find_again(["Microsoft GS", "USB Uno 2"], "USB Uno 1", "1", "MIDI output")
 
 
 @pytest.fixture(scope="module")
