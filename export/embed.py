@@ -75,10 +75,11 @@ def _read_cache(cache_file: Path) -> tuple[np.ndarray, np.ndarray, float] | None
     if not cache_file.is_file():
         return None
     try:
-        with np.load(cache_file, allow_pickle=False) as hit:  # a plain .npy is an array: no context manager
+        with np.load(cache_file, allow_pickle=False) as hit:
             latent, embedding, seconds = np.asarray(hit["latent"]), np.asarray(hit["embedding"]), hit["seconds"]
             seconds = float(seconds)
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):  # EOF: an empty file
+    # EOF: an empty file; TypeError (AttributeError before Python 3.11): a plain .npy, an array not a context manager
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile):
         return None
     arrays_fit = all(
         a.ndim == 1 and a.size and a.dtype.kind == "f" and np.isfinite(a).all() for a in (latent, embedding)

@@ -145,6 +145,9 @@ def _not_a_bundle(path: Path) -> bool:
     return not all((path / name).is_file() for name in (MANIFEST, ENCODER_FILE, DETECTOR_FILE))
 
 
+DESKTOP_CLUTTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # a file browser's, not the user's
+
+
 def _not_the_bundles(path: Path) -> list[str]:
     """The names in a bundle folder that its manifest does not list (loops kept there, notes), sorted."""
     if not path.is_dir():
@@ -153,7 +156,8 @@ def _not_the_bundles(path: Path) -> list[str]:
         listed = set(json.loads((path / MANIFEST).read_text()).get("files", {}))
     except (OSError, ValueError, AttributeError):  # a manifest past reading: its graphs are the bundle's
         listed = {entry.name for entry in path.glob("*.onnx")}
-    return sorted(entry.name for entry in path.iterdir() if entry.name not in listed | {MANIFEST})
+    owned = listed | {MANIFEST} | DESKTOP_CLUTTER
+    return sorted(e.name for e in path.iterdir() if e.name not in owned and not e.name.startswith("._"))
 
 
 def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:

@@ -17,7 +17,7 @@ MIN_BPM = 60.0
 MAX_BPM = 200.0
 _MAX_RIFF_CHUNKS = 64  # a WAV file has a handful of chunks; more means a corrupt or hostile file
 _ACID_SIZE = 24
-_ACID_BPM = (20.0, 400.0)  # a tempo an acid chunk gives, or its beat count implies, outside this is not believed
+_PLAUSIBLE_BPM = (20.0, 400.0)  # a tempo metadata gives or implies (acid chunk, bars hint) outside this is not believed
 # A tempo read from metadata must make the loop a whole number of beats to within this share of a beat.
 _BEAT_FIT = 0.06
 # Prior over bar counts of a loop (powers of two are by far the most common lengths).
@@ -117,7 +117,7 @@ def _parse_acid(body: bytes) -> tuple[int | None, float | None]:
     # flags u32, root note u16, ? u16, ? f32, beats u32, meter denominator u16, meter numerator u16, tempo f32
     _flags, _root, _, _, beats, _den, _num, tempo = struct.unpack("<IHHfIHHf", body)
     beats_out = int(beats) if 0 < beats <= 4096 else None
-    tempo_out = float(tempo) if math.isfinite(tempo) and _ACID_BPM[0] <= tempo <= _ACID_BPM[1] else None
+    tempo_out = float(tempo) if math.isfinite(tempo) and _PLAUSIBLE_BPM[0] <= tempo <= _PLAUSIBLE_BPM[1] else None
     return beats_out, tempo_out
 
 
@@ -306,7 +306,7 @@ def grid_for_file(
             bars = max(1, int(round(beats / beats_per_bar))) if beats else _bars_at(seconds, tempo, beats_per_bar)
             return Grid(tempo, beats_per_bar, bars, GridSource.ACID)
         implied = beats * 60.0 / seconds if beats and seconds > 0 else 0.0
-        if _ACID_BPM[0] <= implied <= _ACID_BPM[1]:  # 4096 beats in 8 s is no tempo: the next source decides
+        if _PLAUSIBLE_BPM[0] <= implied <= _PLAUSIBLE_BPM[1]:  # 4096 beats in 8 s is no tempo: the next source decides
             return Grid(implied, beats_per_bar, max(1, round(beats / beats_per_bar)), GridSource.ACID)
     named = tempo_from_name(Path(path).name)
     if named is not None and _fits_whole_beats(seconds, named):
@@ -314,6 +314,7 @@ def grid_for_file(
     if bpm is not None:
         bars = bars_hint if bars_hint else _bars_at(seconds, bpm, beats_per_bar)
         return Grid(float(bpm), beats_per_bar, bars, GridSource.OPTION)
-    if bars_hint and seconds > 0:
-        return Grid(bars_hint * beats_per_bar * 60.0 / seconds, beats_per_bar, bars_hint, GridSource.OPTION)
+    hinted = bars_hint * beats_per_bar * 60.0 / seconds if bars_hint and seconds > 0 else 0.0
+    if _PLAUSIBLE_BPM[0] <= hinted <= _PLAUSIBLE_BPM[1]:  # 1 bar over a 16 s file is no tempo: estimate it
+        return Grid(hinted, beats_per_bar, bars_hint or 1, GridSource.OPTION)
     return estimate_grid(wave, sample_rate, beats_per_bar)

@@ -146,6 +146,8 @@ def test_acid_beats_that_imply_no_tempo_leave_the_grid_to_the_next_source(tmp_pa
     path, wave = _loop_file(tmp_path, "loop.wav", bpm=120.0, bars=2)
     _with_chunk(path, _acid_chunk(4096, 0.0))
     assert grid_for_file(path, wave, SR, bpm=120.0) == Grid(120.0, 4, 2, GridSource.OPTION)
+    # A bundle's bars hint of 1 over a 4 s file would be 60 bpm (fine); over 0.4 s of one beat, 600 bpm: estimated
+    assert grid_for_file(path, wave[: len(wave) // 10], SR, bars_hint=1).source is GridSource.ESTIMATED
     slow, wave = _loop_file(tmp_path, "slow.wav", bpm=120.0, bars=2)
     _with_chunk(slow, _acid_chunk(1, 0.0))  # one beat in 4 s: 15 bpm
     assert grid_for_file(slow, wave, SR, bpm=120.0).source is GridSource.OPTION

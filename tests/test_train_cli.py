@@ -249,6 +249,15 @@ def test_an_output_that_is_not_a_bundle_is_never_replaced(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Music", "app", "link.rtloop", "notes.txt"]  # no work folder
 
 
+def test_a_file_browsers_clutter_is_not_taken_for_the_users_files(tmp_path: Path) -> None:
+    from export.train import _not_the_bundles
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": {"encoder.onnx": "0" * 64}}))
+    for name in ("encoder.onnx", ".DS_Store", "._encoder.onnx", "Thumbs.db", "NOTES.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert _not_the_bundles(tmp_path) == ["NOTES.txt"]
+
+
 def test_a_bundle_holding_files_of_the_users_is_never_replaced(
     trained_bundle: Path, loop_sets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
