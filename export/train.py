@@ -140,7 +140,7 @@ def _not_a_bundle(path: Path) -> bool:
     not a bundle's manifest and graphs."""
     if path.is_symlink() or (path.exists() and not path.is_dir()):
         return True
-    if not path.exists() or not any(path.iterdir()):
+    if not path.exists() or not any(not _clutter(entry.name) for entry in path.iterdir()):
         return False
     return not all((path / name).is_file() for name in (MANIFEST, ENCODER_FILE, DETECTOR_FILE))
 
@@ -156,8 +156,12 @@ def _not_the_bundles(path: Path) -> list[str]:
         listed = set(json.loads((path / MANIFEST).read_text()).get("files", {}))
     except (OSError, ValueError, AttributeError):  # a manifest past reading: its graphs are the bundle's
         listed = {entry.name for entry in path.glob("*.onnx")}
-    owned = listed | {MANIFEST} | DESKTOP_CLUTTER
-    return sorted(e.name for e in path.iterdir() if e.name not in owned and not e.name.startswith("._"))
+    return sorted(e.name for e in path.iterdir() if e.name not in listed | {MANIFEST} and not _clutter(e.name))
+
+
+def _clutter(name: str) -> bool:
+    """A file a file browser leaves (``.DS_Store``, ``._*``, ``Thumbs.db``), not one of the user's."""
+    return name in DESKTOP_CLUTTER or name.startswith("._")
 
 
 def _build(cfg: TrainConfig, staging: Path, work: Path) -> None:

@@ -355,6 +355,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from rtloop.grid import GridSource
     from rtloop.scorer import Scorer
 
     bundle = load_bundle(args.bundle)
@@ -372,6 +373,11 @@ def _score(args: argparse.Namespace) -> int:
             print(f"{path}: {exc}", file=sys.stderr)
             continue
         grid = options.grid(path, wave, rate)
+        if args.bars_hint and grid.source is GridSource.ESTIMATED:
+            print(
+                f"{path}: --bars-hint {args.bars_hint} gives no tempo in 20..400 bpm: its grid is estimated",
+                file=sys.stderr,
+            )
         scores = scorer.score([wave], [grid])
         row = score_row(path, scores)
         if args.json:
@@ -680,7 +686,9 @@ def with_config(argv: list[str]) -> list[str]:
     at = _config_at(argv)
     if at is None:
         return argv
-    if at + 1 >= len(argv):
+    if argv[at].startswith("--config="):
+        argv = [*argv[:at], "--config", argv[at].removeprefix("--config="), *argv[at + 1 :]]
+    if at + 1 >= len(argv) or not argv[at + 1]:
         raise RtloopError("--config needs a file")
     from_file = _split_global_options(config_argv(Path(argv[at + 1])))
     typed = _split_global_options(argv[:at] + argv[at + 2 :])
@@ -690,7 +698,8 @@ def with_config(argv: list[str]) -> list[str]:
 def _config_at(argv: list[str]) -> int | None:
     """Where ``--config`` stands among rtloop's own options (first, or after ``--log-level LEVEL``), or None."""
     at = 2 if argv[:1] == ["--log-level"] else 1 if argv[:1] and argv[0].startswith("--log-level=") else 0
-    return at if argv[at : at + 1] == ["--config"] else None
+    word = argv[at] if at < len(argv) else ""
+    return at if word == "--config" or word.startswith("--config=") else None
 
 
 def _split_global_options(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -700,7 +709,7 @@ def _split_global_options(argv: list[str]) -> tuple[list[str], list[str]]:
     words = iter(argv)
     for word in words:
         if word == "--log-level":
-            front += [word, next(words, "")]
+            front += [word, *[value for value in [next(words, None)] if value is not None]]  # none: argparse says so
         elif word.startswith("--log-level="):
             front.append(word)
         else:

@@ -79,8 +79,9 @@ def find_again(ports: list[str], name: str, spec: str | None, what: str) -> int:
     """Index of the port that was listed as ``name`` when it was opened, now that it may be back (a cable
     plugged in again, a source restarted): that name, or else the one port whose name differs only in its
     ALSA address (a device plugged in again may get another client number), or else, where the user named
-    the port (``spec`` not an index), the one port that name matches (Windows numbers its port names). Never
-    another port that now sits at the index the first one had.
+    the port (``spec`` not an index), the one port that name matches (Windows numbers its port names; this
+    may be another device the name also fits, as at start). Never another port only because it now sits at
+    the index the first one had.
 
     Raises:
         DeviceError: the port is not there (yet); the message lists the ports.

@@ -42,7 +42,7 @@ def resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]
     (a host's OSC listener is most often IPv4 only, and ``localhost`` may list ``::1`` first).
 
     Raises:
-        DeviceError: the name does not resolve (a typo such as ``192.168.1.300``, no DNS answer).
+        DeviceError: the name does not resolve (no DNS answer, a host not on the network, a typo).
     """
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
@@ -74,6 +74,7 @@ class OscOut(Closing):
         self.sent = 0
         self.failures: collections.Counter[tuple[str, int]] = collections.Counter()
         self._socks: dict[socket.AddressFamily, socket.socket] = {}
+        self._said_unreachable: set[tuple[str, int]] = set()
         self._addresses: dict[tuple[str, int], tuple[socket.AddressFamily, tuple[Any, ...]] | None] = {}
         for dest in self.destinations:
             try:
@@ -89,7 +90,10 @@ class OscOut(Closing):
         while not self._stop.wait(retry_s):
             for dest in [d for d, address in self._addresses.items() if address is None]:
                 with contextlib.suppress(DeviceError):
-                    self._addresses[dest] = resolve(*dest)  # one assignment: the sender sees it whole
+                    resolved = resolve(*dest)
+                    if self._stop.is_set():  # closed while the resolver was asked
+                        return
+                    self._addresses[dest] = resolved  # one assignment: the sender sees it whole
                     log.info("OSC destination %s:%d resolved", *dest)
             if None not in self._addresses.values():
                 return
@@ -117,7 +121,8 @@ class OscOut(Closing):
                 self._socks[family].sendto(datagram, address)
                 self.sent += 1
             except OSError as exc:  # unreachable, or no socket of that family on this machine (IPv6 off)
-                if not self.failures[dest]:
+                if dest not in self._said_unreachable:
+                    self._said_unreachable.add(dest)
                     log.warning("OSC destination %s:%d unreachable (%s); still trying", *dest, exc)
                 self.failures[dest] += 1
 

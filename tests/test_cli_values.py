@@ -126,6 +126,9 @@ def test_a_log_level_typed_wins_over_the_config_files(typed: list[str], tmp_path
         assert build_parser().parse_args(with_config(argv)).log_level == "debug", argv
     assert build_parser().parse_args(with_config(["--config", str(path)])).log_level == "warning"
     assert with_config(["takes", "--config", "x"]) == ["takes", "--config", "x"], "a command's word, not rtloop's"
+    assert build_parser().parse_args(with_config([f"--config={path}"])).log_level == "warning"
+    with pytest.raises(SystemExit):  # argparse: "expected one argument", not "invalid choice: ''"
+        build_parser().parse_args(with_config(["--config", str(path), "--log-level"]))
 
 
 def test_a_config_file_that_is_not_utf8_is_one_message(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -73,6 +73,8 @@ with OscOut([("127.0.0.1", sink.getsockname()[1]), ("osc-tablet.lan", 9000)], re
         osc.send("/bar", bar)
     print("asked at start", asked_at_start > 0, "asked by sends", questions())
     print("received", [sink.recv(100)[-1] for _ in range(3)], "failures", dict(osc.failures))
+    osc._addresses[("osc-tablet.lan", 9000)] = (socket.AF_INET, ("255.255.255.255", 9000))  # as if it resolved
+    osc.send("/bar", 3)  # to an address no socket may send to: said, though sends failed before
 """
     mount = f'ip link set lo up && mount --bind "{resolv}" /etc/resolv.conf && exec "{sys.executable}" -c "$0"'
     run = subprocess.run(["unshare", "-rmn", "sh", "-c", mount, script], capture_output=True, text=True, timeout=60)
@@ -84,4 +86,5 @@ with OscOut([("127.0.0.1", sink.getsockname()[1]), ("osc-tablet.lan", 9000)], re
         "received [0, 1, 2] failures {('osc-tablet.lan', 9000): 3}",
     ]
     said = [line for line in run.stderr.splitlines() if "osc-tablet.lan" in line]
-    assert len(said) == 1 and said[0].startswith("OSC destination osc-tablet.lan:9000: cannot resolve"), run.stderr
+    assert len(said) == 2 and said[0].startswith("OSC destination osc-tablet.lan:9000: cannot resolve"), run.stderr
+    assert said[1].startswith("OSC destination osc-tablet.lan:9000 unreachable"), run.stderr

@@ -129,6 +129,8 @@ def test_files_are_gridded_as_the_training_loops_were_unless_told_otherwise(
     assert scored(str(waltz), loop) == told, "the bundle's training grid is the default"
     assert scored(str(trained_bundle), loop) != told, "and it matters"
     assert scored(str(waltz), loop, "--beats-per-bar", "4", "--bpm", "120") != told, "options still win"
+    assert main(["score", str(trained_bundle), loop, "--bars-hint", "64"]) == 0  # 64 bars of 4 beats in 2 s: none
+    assert f"{loop}: --bars-hint 64 gives no tempo in 20..400 bpm: its grid is estimated" in capsys.readouterr().err
     result = ScanWorker(str(waltz)).run([Task(loop, None)])[0]
     assert {name: round(v, 5) for name, v, _ in result.aspects} == {k: round(v, 5) for k, v in told["aspects"].items()}
 
@@ -250,12 +252,16 @@ def test_an_output_that_is_not_a_bundle_is_never_replaced(
 
 
 def test_a_file_browsers_clutter_is_not_taken_for_the_users_files(tmp_path: Path) -> None:
-    from export.train import _not_the_bundles
+    from export.train import _not_a_bundle, _not_the_bundles
 
     (tmp_path / "manifest.json").write_text(json.dumps({"files": {"encoder.onnx": "0" * 64}}))
     for name in ("encoder.onnx", ".DS_Store", "._encoder.onnx", "Thumbs.db", "NOTES.txt"):
         (tmp_path / name).write_bytes(b"")
     assert _not_the_bundles(tmp_path) == ["NOTES.txt"]
+    browsed = tmp_path / "new.rtloop"  # a new output folder a file browser has looked into
+    browsed.mkdir()
+    (browsed / ".DS_Store").write_bytes(b"")
+    assert not _not_a_bundle(browsed)
 
 
 def test_a_bundle_holding_files_of_the_users_is_never_replaced(
