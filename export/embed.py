@@ -76,8 +76,7 @@ def _read_cache(cache_file: Path) -> tuple[np.ndarray, np.ndarray, float] | None
         return None
     try:
         with np.load(cache_file, allow_pickle=False) as hit:
-            latent, embedding, seconds = np.asarray(hit["latent"]), np.asarray(hit["embedding"]), hit["seconds"]
-            seconds = float(seconds)
+            latent, embedding, seconds = np.asarray(hit["latent"]), np.asarray(hit["embedding"]), float(hit["seconds"])
     # EOF: an empty file; TypeError (AttributeError before Python 3.11): a plain .npy, an array not a context manager
     except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile):
         return None

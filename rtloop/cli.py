@@ -375,7 +375,8 @@ def _score(args: argparse.Namespace) -> int:
         grid = options.grid(path, wave, rate)
         if args.bars_hint and grid.source is GridSource.ESTIMATED:
             print(
-                f"{path}: --bars-hint {args.bars_hint} gives no tempo in 20..400 bpm: its grid is estimated",
+                f"{path}: --bars-hint {args.bars_hint} gives no tempo in {values.MIN_BPM:g}..{values.MAX_BPM:g} bpm: "
+                "its grid is estimated",
                 file=sys.stderr,
             )
         scores = scorer.score([wave], [grid])

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from rtloop.descriptors.spectra import ANALYSIS_RATE, HOP, onset_envelope, to_analysis_rate
+from rtloop.manifest_schema import MAX_GRID_BPM, MIN_GRID_BPM
 
 MIN_BPM = 60.0
 MAX_BPM = 200.0
 _MAX_RIFF_CHUNKS = 64  # a WAV file has a handful of chunks; more means a corrupt or hostile file
 _ACID_SIZE = 24
-_PLAUSIBLE_BPM = (20.0, 400.0)  # a tempo metadata gives or implies (acid chunk, bars hint) outside this is not believed
 # A tempo read from metadata must make the loop a whole number of beats to within this share of a beat.
 _BEAT_FIT = 0.06
 # Prior over bar counts of a loop (powers of two are by far the most common lengths).
@@ -113,11 +113,17 @@ def read_acid(path: str | Path) -> tuple[int | None, float | None] | None:
     return None
 
 
+def _plausible(bpm: float) -> bool:
+    """Whether a tempo that metadata gives or implies (an acid chunk, a bars hint) is believed: the range of
+    ``--bpm`` and of a bundle's training grid."""
+    return math.isfinite(bpm) and MIN_GRID_BPM <= bpm <= MAX_GRID_BPM
+
+
 def _parse_acid(body: bytes) -> tuple[int | None, float | None]:
     # flags u32, root note u16, ? u16, ? f32, beats u32, meter denominator u16, meter numerator u16, tempo f32
     _flags, _root, _, _, beats, _den, _num, tempo = struct.unpack("<IHHfIHHf", body)
     beats_out = int(beats) if 0 < beats <= 4096 else None
-    tempo_out = float(tempo) if math.isfinite(tempo) and _PLAUSIBLE_BPM[0] <= tempo <= _PLAUSIBLE_BPM[1] else None
+    tempo_out = float(tempo) if _plausible(tempo) else None
     return beats_out, tempo_out
 
 
@@ -306,7 +312,7 @@ def grid_for_file(
             bars = max(1, int(round(beats / beats_per_bar))) if beats else _bars_at(seconds, tempo, beats_per_bar)
             return Grid(tempo, beats_per_bar, bars, GridSource.ACID)
         implied = beats * 60.0 / seconds if beats and seconds > 0 else 0.0
-        if _PLAUSIBLE_BPM[0] <= implied <= _PLAUSIBLE_BPM[1]:  # 4096 beats in 8 s is no tempo: the next source decides
+        if _plausible(implied):  # 4096 beats in 8 s is no tempo: the next source decides
             return Grid(implied, beats_per_bar, max(1, round(beats / beats_per_bar)), GridSource.ACID)
     named = tempo_from_name(Path(path).name)
     if named is not None and _fits_whole_beats(seconds, named):
@@ -315,6 +321,6 @@ def grid_for_file(
         bars = bars_hint if bars_hint else _bars_at(seconds, bpm, beats_per_bar)
         return Grid(float(bpm), beats_per_bar, bars, GridSource.OPTION)
     hinted = bars_hint * beats_per_bar * 60.0 / seconds if bars_hint and seconds > 0 else 0.0
-    if _PLAUSIBLE_BPM[0] <= hinted <= _PLAUSIBLE_BPM[1]:  # 1 bar over a 16 s file is no tempo: estimate it
+    if _plausible(hinted):  # 1 bar over a 16 s file is no tempo: estimate it
         return Grid(hinted, beats_per_bar, bars_hint or 1, GridSource.OPTION)
     return estimate_grid(wave, sample_rate, beats_per_bar)

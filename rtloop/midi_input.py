@@ -6,7 +6,7 @@ from typing import Any
 
 from rtloop.clock import MidiClockReceiver
 from rtloop.errors import DeviceError
-from rtloop.midi_ports import find_again, open_client, release, select_port
+from rtloop.midi_ports import open_client, open_port, release
 
 
 class ClockInput:
@@ -41,13 +41,7 @@ class ClockInput:
             if self.virtual:
                 midi.open_virtual_port(self.spec or "clock in")
             else:
-                ports = midi.get_ports()
-                if self._port is None:
-                    index = select_port(ports, self.spec, "MIDI input")
-                else:
-                    index = find_again(ports, self._port, self.spec, "MIDI input")
-                midi.open_port(index)
-                self._port = ports[index]
+                self._port = open_port(midi, self.spec, self._port, "MIDI input")
         except DeviceError as exc:
             release(midi)
             raise DeviceError(f"--midi {exc}") from None

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtloop.errors import DeviceError
-from rtloop.midi_ports import find_again, open_client, release, select_port
+from rtloop.midi_ports import find_again, open_client, open_port, release
 from rtloop.resources import Closing
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,7 @@ class MidiCcOut(Closing):
             if virtual:
                 midi.open_virtual_port(spec or "cc out")
             else:
-                ports = midi.get_ports()
-                index = select_port(ports, spec, "MIDI output")
-                midi.open_port(index)
-                self._port = ports[index]
+                self._port = open_port(midi, spec, None, "MIDI output")
         except DeviceError:
             release(midi)
             raise

@@ -97,6 +97,19 @@ def find_again(ports: list[str], name: str, spec: str | None, what: str) -> int:
     return match[0]
 
 
+def open_port(midi: Any, spec: str | None, opened: str | None, what: str) -> str:
+    """Open on ``midi`` the port ``spec`` names (:func:`select_port`) or, given the name of the port opened
+    before, that port again (:func:`find_again`); returns the name of the port now open.
+
+    Raises:
+        DeviceError: no such port (the message lists the ports).
+    """
+    ports = midi.get_ports()
+    index = select_port(ports, spec, what) if opened is None else find_again(ports, opened, spec, what)
+    midi.open_port(index)
+    return ports[index]
+
+
 def _listing(ports: list[str]) -> str:
     return "; ".join(f"[{i}] {name}" for i, name in enumerate(ports)) or "none"
 

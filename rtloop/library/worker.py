@@ -5,16 +5,14 @@ The same class runs in a local process pool and inside a Ray actor; it holds one
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
 from rtloop.audio_io import open_regular, read_audio
-from rtloop.bundle import load_bundle
+from rtloop.bundle import load_bundle, sha256_stream
 from rtloop.errors import AudioError
 from rtloop.grid import Grid
 from rtloop.library.db import LoopResult
@@ -27,17 +25,6 @@ class Task:
 
     path: str
     known_sha256: str | None
-
-
-HASH_CHUNK = 1 << 20  # bytes read at a time to hash a file: memory stays flat whatever its size
-
-
-def content_hash(fh: BinaryIO) -> str:
-    """sha256 of an open file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    while chunk := fh.read(HASH_CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ScanWorker:
@@ -77,7 +64,7 @@ class ScanWorker:
         digest = None
         try:
             with os.fdopen(open_regular(Path(task.path)), "rb") as fh:
-                digest = content_hash(fh)
+                digest = sha256_stream(fh)
                 if digest == task.known_sha256:
                     return LoopResult(task.path, digest, unchanged=True)
                 fh.seek(0)
